@@ -1,0 +1,5 @@
+"""`python -m bnfix` runs the command-line interface."""
+
+from bnfix.cli import main
+
+main()

@@ -1,0 +1,191 @@
+"""One source text in, findings and the repaired text out.
+
+Fixes are applied to a fixed point: each pass runs every enabled rule, applies the fixes whose nodes do not
+overlap, re-parses the result (a rule that writes invalid code is a bug, reported as an error, never written),
+and runs again until nothing is left to fix or the pass limit is reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import CodeRange, MetadataWrapper
+
+from bnfix.rules import Rule, enabled_rules
+from bnfix.rules.base import Fix, FixSafety, RuleContext, Violation
+from bnfix.settings import Settings
+from bnfix.suppressions import find_suppressions
+
+MAX_PASSES = 25
+
+
+class SourceError(Exception):
+    """The source cannot be processed: it does not parse, or a fix produced invalid code."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    line: int  # 1-based
+    column: int  # 1-based
+    end_line: int
+    end_column: int
+    fix_description: str | None = None
+    fix_safety: FixSafety | None = None
+
+    @property
+    def fixable(self) -> bool:
+        return self.fix_safety is not None
+
+
+@dataclass
+class SourceResult:
+    original: str
+    source: str  # the repaired text (equal to `original` when nothing was fixed)
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # what remains to report
+    fixed: list[Diagnostic] = field(default_factory=list)  # what was repaired
+
+    @property
+    def changed(self) -> bool:
+        return self.source != self.original
+
+
+def parse(source: str) -> cst.Module:
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        raise SourceError(f"syntax error: {error.message}", error.raw_line, error.raw_column + 1) from None
+    except (RecursionError, MemoryError) as error:  # pathological nesting
+        raise SourceError(f"cannot parse: {type(error).__name__}") from None
+
+
+def might_apply(source: str, rules: Sequence[type[Rule]]) -> bool:
+    """Byte prefilter: a source that mentions none of the names the rules look for is not parsed at all."""
+    return any(needle.decode() in source for rule in rules for needle in rule.needles)
+
+
+def check_source(source: str, settings: Settings) -> SourceResult:
+    """Findings for `source`, each saying whether (and how safely) it can be fixed."""
+    rules = enabled_rules(settings)
+    if not might_apply(source, rules):
+        return SourceResult(source, source)
+    module = parse(source)
+    found = _lint(module, source, settings, rules)
+    return SourceResult(source, source, [item.diagnostic for item in found])
+
+
+def fix_source(source: str, settings: Settings) -> SourceResult:
+    """Apply every allowed fix to a fixed point; report what is left."""
+    rules = enabled_rules(settings)
+    if not might_apply(source, rules):
+        return SourceResult(source, source)
+    module = parse(source)
+    current = source
+    fixed: list[Diagnostic] = []
+    for _ in range(MAX_PASSES):
+        found = _lint(module, current, settings, rules)
+        chosen = _non_overlapping(item for item in found if _allowed(item.violation.fix, settings))
+        if not chosen:
+            return SourceResult(source, current, [item.diagnostic for item in found], fixed)
+        module = _apply(module, [item.violation.fix for item in chosen])
+        new_source = module.code
+        try:
+            module = parse(new_source)
+        except SourceError as error:
+            codes = ", ".join(sorted({item.diagnostic.code for item in chosen}))
+            raise SourceError(f"internal error: the {codes} fix produced invalid code ({error.message}); file left unchanged") from None
+        fixed.extend(item.diagnostic for item in chosen)
+        if new_source == current:  # fixes that change nothing would loop forever
+            break
+        current = new_source
+    found = _lint(module, current, settings, rules)
+    return SourceResult(source, current, [item.diagnostic for item in found], fixed)
+
+
+def _allowed(fix: Fix | None, settings: Settings) -> bool:
+    return fix is not None and (fix.safety is FixSafety.SAFE or settings.unsafe_fixes)
+
+
+@dataclass(frozen=True)
+class _Found:
+    diagnostic: Diagnostic
+    violation: Violation
+    spans: list  # (start, end) of every node the fix replaces, for the overlap test
+
+
+def _lint(module: cst.Module, source: str, settings: Settings, rules: Sequence[type[Rule]]) -> list[_Found]:
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    ctx = RuleContext(wrapper, settings)
+    suppressions = find_suppressions(source)
+    found: list[_Found] = []
+    for rule_class in rules:
+        for violation in rule_class().check(ctx):
+            where = ctx.position(violation.node)
+            lines = (where.start.line, where.end.line)
+            if suppressions.covers(rule_class.code, lines):
+                continue
+            fix = violation.fix
+            diagnostic = Diagnostic(
+                code=rule_class.code,
+                message=violation.message,
+                line=where.start.line,
+                column=where.start.column + 1,
+                end_line=where.end.line,
+                end_column=where.end.column + 1,
+                fix_description=fix.description if fix else None,
+                fix_safety=fix.safety if fix else None,
+            )
+            spans = [_span(ctx.position(node)) for node in fix.changes] if fix else []
+            found.append(_Found(diagnostic, violation, spans))
+    found.sort(key=lambda item: (item.diagnostic.line, item.diagnostic.column, item.diagnostic.code))
+    return found
+
+
+def _span(where: CodeRange) -> tuple[tuple[int, int], tuple[int, int]]:
+    return (where.start.line, where.start.column), (where.end.line, where.end.column)
+
+
+def _non_overlapping(candidates: Iterable[_Found]) -> list[_Found]:
+    chosen: list[_Found] = []
+    taken: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    for found in candidates:
+        if any(start < other_end and other_start < end for start, end in found.spans for other_start, other_end in taken):
+            continue  # left for the next pass, which sees the repaired tree
+        chosen.append(found)
+        taken.extend(found.spans)
+    return chosen
+
+
+class _NodeReplacer(cst.CSTTransformer):
+    def __init__(self, changes: dict) -> None:
+        self.changes = changes
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[override]
+        if original_node in self.changes:
+            return self.changes[original_node]
+        return updated_node
+
+
+def _apply(module: cst.Module, fixes: list[Fix]) -> cst.Module:
+    changes: dict = {}
+    for fix in fixes:
+        changes.update(fix.changes)
+    new_module = module.visit(_NodeReplacer(changes))
+    imports = [pair for fix in fixes for pair in fix.imports]
+    if imports:
+        context = CodemodContext()
+        for module_name, obj in imports:
+            AddImportsVisitor.add_needed_import(context, module_name, obj)
+        new_module = AddImportsVisitor(context).transform_module(new_module)
+    return new_module

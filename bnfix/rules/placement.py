@@ -1,0 +1,190 @@
+"""BNF101: BatchNormalization on the side of the activation the placement policy does not want."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from bnfix.chains import Chain, Step, find_chains
+from bnfix.layers import StepKind
+from bnfix.rules.base import Fix, FixSafety, Invalid, Rule, RuleContext, Valid, Violation
+from bnfix.settings import PlacementPolicy
+
+_IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
+
+
+class BNPlacement(Rule):
+    """
+    ## What it does
+    Finds BatchNormalization on the wrong side of an activation for the configured placement policy
+    (`--policy post|pre|keep`, default `post`), in `Sequential([...])` lists, runs of `model.add(...)`,
+    functional chains (`x = Layer(...)(x)` and nested calls) and subclassed models (`call` bodies). A
+    fused `activation=` argument on Dense/Conv layers counts as the activation.
+
+    - `post`: layer -> activation -> BN (the seed document's recommendation)
+    - `pre`: layer -> BN -> activation (Ioffe & Szegedy 2015, keras.applications)
+    - `keep`: this rule is off
+
+    ## Why is this bad?
+    A model whose blocks mix both orders is hard to reason about, and which order trains better is an
+    empirical question for each model (`bnfix verify --compare-policies` measures it). The seed document
+    argues that BN before ReLU normalises values half of which ReLU then discards; the original paper
+    argues that pre-activation inputs are closer to Gaussian. A team picks one and bnfix keeps the code to it.
+
+    Left alone on purpose: recurrent layers (their activation is internal), BN with another layer in
+    between (pooling, dropout), BN as input normalisation, an activation given by a variable, `softmax`
+    output activations, layers in different branches, and chains whose intermediate value is used
+    elsewhere (a residual connection).
+
+    ## Example
+    ```python
+    model = keras.Sequential([layers.Dense(64), layers.BatchNormalization(), layers.Activation("relu")])
+    ```
+
+    Use instead (policy `post`):
+    ```python
+    model = keras.Sequential([layers.Dense(64), layers.Activation("relu"), layers.BatchNormalization()])
+    ```
+
+    Under policy `pre`, `layers.Dense(64, activation="relu"), layers.BatchNormalization()` becomes
+    `layers.Dense(64), layers.BatchNormalization(), layers.Activation("relu")`.
+
+    ## Fix safety
+    Safe: the code keeps running and every weight keeps its shape. The model computes a different
+    function, which is the point of the fix, so it must be retrained; `bnfix verify` does that.
+    """
+
+    code = "BNF101"
+    name = "bn-placement"
+    summary = "BatchNormalization on the wrong side of the activation for the placement policy"
+    fix_safety = FixSafety.SAFE
+
+    VALID = [
+        Valid(_IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.Activation("relu"), layers.BatchNormalization()])\n'),
+        Valid(_IMPORTS + 'm = keras.Sequential([layers.Dense(4, activation="relu"), layers.BatchNormalization()])\n'),
+        Valid(
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation("relu")])\n',
+            options={"policy": "pre"},
+        ),
+        Valid(
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation("relu")])\n',
+            options={"policy": "keep"},
+        ),
+        # Recurrent layers keep their activation inside the cell.
+        Valid(_IMPORTS + 'm = keras.Sequential([layers.LSTM(8), layers.BatchNormalization(), layers.Activation("relu")])\n'),
+        # BN as input normalisation.
+        Valid(_IMPORTS + 'm = keras.Sequential([layers.BatchNormalization(), layers.Activation("relu"), layers.Dense(1)])\n'),
+        # Another layer in between.
+        Valid(_IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Dropout(0.2), layers.Activation("relu")])\n'),
+        # An activation given by a variable cannot be reasoned about.
+        Valid(_IMPORTS + "def block(act):\n    return keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation(act)])\n"),
+        Valid(_IMPORTS + 'm = keras.Sequential([layers.Dense(4, activation="linear"), layers.BatchNormalization()])\n', options={"policy": "pre"}),
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(4, activation=None), layers.BatchNormalization()])\n", options={"policy": "pre"}),
+        # A softmax output is not a hidden activation.
+        Valid(_IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation("softmax")])\n'),
+        # Not Keras's BatchNormalization.
+        Valid(
+            "from keras.layers import Dense, Activation\n\nclass BatchNormalization:\n    pass\n\n"
+            'm = [Dense(4), BatchNormalization(), Activation("relu")]\n'
+        ),
+        # Text in strings and comments.
+        Valid(_IMPORTS + '"""layers.Dense(4), layers.BatchNormalization(), layers.Activation("relu")"""\n# Dense -> BN -> relu\n'),
+    ]
+    INVALID = [
+        Invalid(
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation("relu")])\n',
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.Activation("relu"), layers.BatchNormalization()])\n',
+        ),
+        Invalid(
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.Activation("relu"), layers.BatchNormalization()])\n',
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation("relu")])\n',
+            options={"policy": "pre"},
+        ),
+        Invalid(
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4, activation="relu"), layers.BatchNormalization()])\n',
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation("relu")])\n',
+            options={"policy": "pre"},
+        ),
+        Invalid(
+            _IMPORTS + "x = layers.Dense(8)(x)\nx = layers.BatchNormalization()(x)\nx = layers.ReLU()(x)\n",
+            _IMPORTS + "x = layers.Dense(8)(x)\nx = layers.ReLU()(x)\nx = layers.BatchNormalization()(x)\n",
+        ),
+        Invalid(
+            "import tensorflow as tf\nfrom tensorflow.keras import layers\n"
+            "y = tf.nn.relu(layers.BatchNormalization()(layers.Conv2D(8, 3)(x)))\n",
+            "import tensorflow as tf\nfrom tensorflow.keras import layers\n"
+            "y = layers.BatchNormalization()(tf.nn.relu(layers.Conv2D(8, 3)(x)))\n",
+        ),
+    ]
+
+    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+        policy = ctx.settings.policy
+        if policy is PlacementPolicy.KEEP:
+            return
+        for chain in find_chains(ctx):
+            yield from self._check_chain(ctx, chain, policy)
+
+    def _check_chain(self, ctx: RuleContext, chain: Chain, policy: PlacementPolicy) -> Iterator[Violation]:
+        steps = chain.steps
+        for i, layer in enumerate(steps[:-1]):
+            if layer.kind is not StepKind.WEIGHTED:
+                continue
+            following = steps[i + 1 : i + 3]
+            kinds = [step.kind for step in following]
+            if policy is PlacementPolicy.POST and kinds == [StepKind.BN, StepKind.ACTIVATION]:
+                if not layer.info.fused_activation and following[1].info.movable_activation:
+                    activation = following[1].info.activation
+                    yield Violation(
+                        following[0].node,
+                        f"BatchNormalization before the {activation!r} activation; policy 'post' puts it after "
+                        "(layer -> activation -> BN)",
+                        _fix(chain.swap(i + 1), f"Move BatchNormalization after the {activation!r} activation"),
+                    )
+            elif policy is PlacementPolicy.PRE and kinds[:1] == [StepKind.BN] and layer.info.fused_activation:
+                activation = layer.info.activation
+                reference = _activation_layer(ctx, following[0])
+                changes = None
+                if reference is not None and layer.info.activation_node is not None:
+                    activation_layer = cst.Call(func=reference[0], args=[cst.Arg(layer.info.activation_node)])
+                    changes = chain.split_activation(i, i + 1, activation_layer)
+                yield Violation(
+                    following[0].node,
+                    f"{layer.info.name} applies the {activation!r} activation before BatchNormalization; policy "
+                    "'pre' puts BN before the activation (layer -> BN -> activation)",
+                    _fix(
+                        changes,
+                        f"Split {activation!r} out of {layer.info.name} into an Activation after BatchNormalization",
+                        reference[1] if reference else (),
+                    ),
+                )
+            elif policy is PlacementPolicy.PRE and kinds == [StepKind.ACTIVATION, StepKind.BN]:
+                if not layer.info.fused_activation and following[0].info.movable_activation:
+                    activation = following[0].info.activation
+                    yield Violation(
+                        following[1].node,
+                        f"BatchNormalization after the {activation!r} activation; policy 'pre' puts it before "
+                        "(layer -> BN -> activation)",
+                        _fix(chain.swap(i + 1), f"Move BatchNormalization before the {activation!r} activation"),
+                    )
+
+
+def _fix(changes: dict | None, description: str, imports: tuple = ()) -> Fix | None:
+    return Fix(changes, description, FixSafety.SAFE, imports) if changes else None
+
+
+def _activation_layer(ctx: RuleContext, bn_step: Step) -> tuple[cst.BaseExpression, tuple] | None:
+    """How to write `Activation` next to this BN: `layers.Activation`, an imported name, or a new import."""
+    constructor = bn_step.constructor
+    if constructor is None:
+        return None
+    func = constructor.func
+    if isinstance(func, cst.Attribute):
+        return func.with_changes(attr=cst.Name("Activation")), ()
+    local = ctx.imports.local_name_for("layers.Activation")
+    if local is not None:
+        return cst.Name(local), ()
+    qualified = ctx.imports.qualified_name(func)
+    if qualified is None or "." not in qualified:
+        return None
+    return cst.Name("Activation"), ((qualified.rsplit(".", 1)[0], "Activation"),)
