@@ -1,0 +1,136 @@
+"""Finding source files, reading them exactly, and writing them back without ever losing one.
+
+Reading keeps what a round trip must preserve: the encoding (PEP 263 cookie), a UTF-8 BOM, and line endings
+(decoding never translates newlines). Writing is atomic: a temporary file in the same directory, flushed,
+given the original's mode, then `os.replace`d over it; a symlink is followed so the link stays a link.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import stat
+import tempfile
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pathspec
+
+SOURCE_SUFFIXES = (".py",)
+SKIPPED_DIRECTORIES = frozenset(
+    {
+        ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", ".env", "env", "__pycache__", "build", "dist",
+        "site-packages", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".eggs",
+    }
+)  # fmt: skip
+
+
+class ReadError(Exception):
+    """The file cannot be read as text (permissions, undecodable bytes)."""
+
+
+@dataclass(frozen=True)
+class SourceText:
+    text: str
+    encoding: str
+    bom: bool
+
+    def encode(self, text: str) -> bytes:
+        data = text.encode(self.encoding)
+        return codecs.BOM_UTF8 + data if self.bom else data
+
+
+def decode_source(data: bytes) -> SourceText:
+    bom = data.startswith(codecs.BOM_UTF8)
+    body = data[len(codecs.BOM_UTF8) :] if bom else data
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(body).readline)
+    except SyntaxError as error:  # an unknown codec in the cookie
+        raise ReadError(str(error)) from None
+    if encoding == "utf-8-sig":
+        encoding = "utf-8"
+    try:
+        return SourceText(body.decode(encoding), encoding, bom)
+    except (UnicodeDecodeError, LookupError) as error:
+        raise ReadError(f"cannot decode as {encoding}: {error}") from None
+
+
+def read_source(path: Path) -> SourceText:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ReadError(error.strerror or str(error)) from None
+    return decode_source(data)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path`'s content with `data` in one step; the old file stays whole if anything fails."""
+    target = Path(os.path.realpath(path))
+    mode = stat.S_IMODE(target.stat().st_mode)
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".bnfix")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def discover(paths: Iterable[Path], exclude: Iterable[str] = ()) -> Iterator[Path]:
+    """Source files under `paths`, in a stable order; a file named explicitly is always included."""
+    excluded = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+    seen: set[Path] = set()
+    for root in paths:
+        if root.is_file() or not root.exists():
+            if root not in seen:
+                seen.add(root)
+                yield root
+            continue
+        for found in _walk(root, excluded, []):
+            if found not in seen:
+                seen.add(found)
+                yield found
+
+
+def _walk(directory: Path, excluded: pathspec.PathSpec, ignores: list[tuple[Path, pathspec.PathSpec]]) -> Iterator[Path]:
+    gitignore = directory / ".gitignore"
+    if gitignore.is_file():
+        try:
+            lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+            ignores = [*ignores, (directory, pathspec.GitIgnoreSpec.from_lines(lines))]
+        except OSError:
+            pass
+    try:
+        entries = sorted(directory.iterdir(), key=lambda p: p.name)
+    except OSError:
+        return
+    for entry in entries:
+        is_dir = entry.is_dir()
+        if is_dir and (entry.name in SKIPPED_DIRECTORIES or entry.name.endswith(".egg-info")):
+            continue
+        if _ignored(entry, is_dir, excluded, ignores):
+            continue
+        if is_dir:
+            if not entry.is_symlink():
+                yield from _walk(entry, excluded, ignores)
+        elif entry.suffix in SOURCE_SUFFIXES:
+            yield entry
+
+
+def _ignored(entry: Path, is_dir: bool, excluded: pathspec.PathSpec, ignores: list[tuple[Path, pathspec.PathSpec]]) -> bool:
+    suffix = "/" if is_dir else ""
+    if excluded.match_file(entry.as_posix() + suffix) or excluded.match_file(entry.name + suffix):
+        return True
+    for base, spec in ignores:
+        relative = entry.relative_to(base).as_posix() + suffix
+        if spec.match_file(relative):
+            return True
+    return False
