@@ -31,7 +31,7 @@ ACTIVATION_POSITION = {
     "Conv3D": 7,
     "Conv1DTranspose": 7,
     "Conv2DTranspose": 7,
-    "Conv3DTranspose": 6,
+    "Conv3DTranspose": 7,
     "SeparableConv1D": 7,
     "SeparableConv2D": 7,
     "DepthwiseConv1D": 6,
