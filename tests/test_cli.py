@@ -20,7 +20,7 @@ BROKEN_PLACEMENT = textwrap.dedent(
     from tensorflow.keras import layers
 
     model = keras.Sequential([
-        layers.Dense(64),
+        layers.Dense(64, use_bias=False),
         layers.BatchNormalization(),
         layers.Activation("relu"),
         layers.Dense(1),

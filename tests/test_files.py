@@ -16,7 +16,7 @@ runner = CliRunner()
 
 BROKEN = (
     "from keras import layers, Sequential\n"
-    "m = Sequential([layers.Dense(4), layers.BatchNormalization(), layers.ReLU()])  # café\n"
+    "m = Sequential([layers.Dense(4, use_bias=False), layers.BatchNormalization(), layers.ReLU()])  # café\n"
 )
 FIXED = BROKEN.replace("layers.BatchNormalization(), layers.ReLU()", "layers.ReLU(), layers.BatchNormalization()")
 

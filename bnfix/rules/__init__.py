@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from bnfix.rules.arguments import PyTorchMomentum, UnknownBNArgument
 from bnfix.rules.base import Rule
+from bnfix.rules.mode import FrozenBaseInTrainingMode, InferenceInTrainingMode
+from bnfix.rules.order import DropoutBeforeBN, RedundantBias
 from bnfix.rules.placement import BNPlacement
+from bnfix.rules.preprocessing import (
+    AdaptOnAllData,
+    RawEvaluationData,
+    ScalerFitBeforeSplit,
+    ScalerRefitOnEvaluationData,
+    SecondScalerOnEvaluationData,
+)
+from bnfix.rules.statistics import MovingStatisticsNotConverged, TinyBatches
 from bnfix.settings import Settings
 
 ALL_RULES: tuple[type[Rule], ...] = tuple(
     sorted(
         [
             BNPlacement,
+            DropoutBeforeBN,
+            RedundantBias,
+            UnknownBNArgument,
+            PyTorchMomentum,
+            MovingStatisticsNotConverged,
+            TinyBatches,
+            InferenceInTrainingMode,
+            FrozenBaseInTrainingMode,
+            ScalerRefitOnEvaluationData,
+            SecondScalerOnEvaluationData,
+            RawEvaluationData,
+            ScalerFitBeforeSplit,
+            AdaptOnAllData,
         ],
         key=lambda rule: rule.code,
     )

@@ -1,0 +1,440 @@
+"""Straight-line data flow for the preprocessing rules (BNF401-BNF405), computed once per module and shared.
+
+Each block (the module body, each function body) is followed statement by statement: which names hold a scaler,
+what each scaler was fit on, which arrays were split into training and evaluation parts, and which arrays reached
+`fit`, `evaluate` and `predict` scaled or raw. `with` bodies and the `if __name__ == "__main__":` guard run once and
+are followed; any other branch, loop or `try` that touches the tracked calls ends the block, because the analysis
+would have to guess how often it ran. What a user helper returns is unknown, never raw. Roles (train, evaluation)
+are resolved afterwards in `bnfix.data_roles`, when all the evidence of the block is in.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Iterator, Sequence
+
+import libcst as cst
+
+from bnfix.dataflow_values import (
+    FRESH, PIPELINE, SCALER_CLASSES, UNKNOWN, Array, Binding, Concat, FitEvent, Flow, Items, ModelEvent, Root, Scaler,
+    Scaling, SplitEvent, Value, derived, flatten, rows, scaled, touched,
+)
+from bnfix.rules.base import RuleContext
+
+_PIPELINES = frozenset({"pipeline.Pipeline", "pipeline.make_pipeline", "compose.ColumnTransformer", "compose.make_column_transformer"})
+_SPLIT = "model_selection.train_test_split"
+MODEL_USES = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch", "predict_proba", "predict_classes"})
+_FITTING_METHODS = frozenset({"fit", "fit_transform", "partial_fit", "adapt"})
+_EVENT_METHODS = _FITTING_METHODS | MODEL_USES | {"transform"}
+# Operations that keep the samples and their values: the result is the same data in another container or shape.
+_SAME_DATA_METHODS = frozenset({"reshape", "astype", "copy", "to_numpy", "squeeze", "flatten", "ravel", "drop", "dropna"})
+_SAME_DATA_ATTRIBUTES = frozenset({"values", "iloc", "loc"})
+_SAME_DATA_FUNCTIONS = frozenset(
+    {"numpy.array", "numpy.asarray", "numpy.expand_dims", "numpy.reshape", "numpy.squeeze", "numpy.copy",
+     "pandas.DataFrame", "tensorflow.convert_to_tensor"}
+)
+_CONCATENATIONS = frozenset({"numpy.concatenate", "numpy.vstack", "numpy.row_stack", "pandas.concat"})
+# Calls into these make new data (np.random.rand, pd.read_csv, keras.datasets...): raw, and of known origin.
+_DATA_LIBRARIES = frozenset({"numpy", "pandas", "tensorflow", "keras", "tf_keras", "sklearn", "scipy", "torch", "torchvision"})
+# Builtins and modules that may be handed a scaler without fitting it.
+_HARMLESS = frozenset({"print", "len", "type", "repr", "str", "isinstance", "id", "joblib", "pickle", "logging"})
+
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def module_flows(ctx: RuleContext) -> list[Flow]:
+    """The flows of every block in the module, computed once per rule run and shared by the five rules."""
+    if ctx not in _CACHE:
+        flows = []
+        if _imports_ml(ctx):
+            blocks: list[tuple[cst.CSTNode, Sequence[cst.BaseStatement]]] = [(ctx.module, ctx.module.body)]
+            blocks += [(fn, fn.body.body) for fn in _functions(ctx.module) if isinstance(fn.body, cst.IndentedBlock)]
+            for scope, body in blocks:
+                walker = _Walker(ctx, Flow(scope))
+                walker.run(body)
+                flows.append(walker.flow)
+        _CACHE[ctx] = flows
+    return _CACHE[ctx]
+
+
+def _imports_ml(ctx: RuleContext) -> bool:
+    """Scalers, splits and Normalization layers all come from sklearn or Keras imports."""
+    targets = [*ctx.imports.aliases.values(), *ctx.imports.star_modules]
+    return any(t.split(".")[0] in ("sklearn", "keras", "tensorflow", "tf_keras") for t in targets)
+
+
+def _functions(node: cst.CSTNode) -> Iterator[cst.FunctionDef]:
+    """Every function, however nested, walking statements only (expressions cannot hold a `def`)."""
+    for child in node.children:
+        if isinstance(child, cst.FunctionDef):
+            yield child
+        if isinstance(child, (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.Finally, cst.ExceptHandler,
+                              cst.ExceptStarHandler, cst.MatchCase)):
+            yield from _functions(child)
+
+
+class _Walker:
+    def __init__(self, ctx: RuleContext, flow: Flow) -> None:
+        self.ctx = ctx
+        self.imports = ctx.imports
+        self.flow = flow
+        self.env: dict[str, Binding] = {}
+        self.order = 0
+        self.statement: cst.SimpleStatementLine | None = None
+
+    # ---------------------------------------------------------------------------------------------- statements
+
+    def run(self, body: Sequence[cst.BaseStatement]) -> bool:
+        """Follow `body`; False once a branch or loop touching the tracked calls ends the analysis."""
+        for statement in body:
+            if isinstance(statement, cst.SimpleStatementLine):
+                self.statement = statement
+                self.flow.statement_index[statement] = len(self.flow.statement_index)
+                for small in statement.body:
+                    self._small_statement(small)
+            elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                self._bind_name(statement.name.value, UNKNOWN, None)
+            elif _runs_once(statement):
+                for item in getattr(statement, "items", ()):
+                    if item.asname is not None:
+                        self._forget(_compound_summary(item.asname, self.imports)[1])
+                if not self.run(statement.body.body):  # type: ignore[attr-defined]
+                    return False
+            else:
+                tracked, written = _compound_summary(statement, self.imports)
+                if tracked:
+                    return False
+                self._forget(written)
+        return True
+
+    def _small_statement(self, node: cst.BaseSmallStatement) -> None:
+        if isinstance(node, cst.Assign):
+            value = self.value(node.value)
+            for target in node.targets:
+                self._bind(target.target, value)
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            self._bind(node.target, self.value(node.value))
+        elif isinstance(node, cst.AugAssign):
+            self.value(node.value)
+            self._bind(node.target, touched(self.value(node.target)))
+        elif isinstance(node, (cst.Expr, cst.Return)) and node.value is not None:
+            self.value(node.value)
+        elif isinstance(node, cst.Del):
+            self._forget(_compound_summary(node, self.imports)[1])
+
+    def _tick(self) -> int:
+        self.order += 1
+        return self.order
+
+    def _bind(self, target: cst.BaseExpression, value: Value) -> None:
+        if isinstance(target, cst.Name):
+            self._bind_name(target.value, value, self.statement)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            names = [element.value for element in target.elements]
+            if isinstance(value, SplitEvent) and len(names) == 2 * len(value.inputs) and all(isinstance(n, cst.Name) for n in names):
+                value.targets = names  # type: ignore[assignment]
+                for position, name in enumerate(names):
+                    source = value.inputs[position // 2]
+                    parent = source.root if isinstance(source, Array) else None
+                    root = self._root(name.value, parent, value, position, *_origin(source))  # type: ignore[union-attr]
+                    self._set(name.value, derived(source, root), self.statement)  # type: ignore[union-attr]
+                return
+            for index, element in enumerate(names):
+                if isinstance(value, Items) and len(value.values) == len(names):
+                    self._bind(element, value.values[index])
+                else:
+                    self._bind(element, FRESH if value is FRESH else UNKNOWN)
+        elif isinstance(target, (cst.Subscript, cst.Attribute)):  # `df[cols] = ...` changes df in place
+            base = _base_name(target)
+            if base is not None and base in self.env:
+                self._set(base, touched(self.env[base].value), self.statement)
+
+    def _bind_name(self, name: str, value: Value, statement: cst.SimpleStatementLine | None) -> None:
+        if value is FRESH or value is UNKNOWN:
+            value = Array(self._root(name, source_known=value is FRESH))
+        elif isinstance(value, Array) and value.part:
+            value = Array(self._root(name, value.root, None, None, *_origin(value)), value.history)
+        self._set(name, value, statement)
+
+    def _set(self, name: str, value: Value, statement: cst.SimpleStatementLine | None) -> None:
+        order = self._tick()
+        self.env[name] = Binding(value, statement, order)
+        self.flow.rebinds.setdefault(name, []).append(order)
+        if isinstance(value, Scaler):
+            self.flow.scaler_names.setdefault(value, []).append((name, statement))
+
+    def _root(self, name: str, parent: Root | None = None, split: SplitEvent | None = None, position: int | None = None,
+              inherited: tuple = (), source_known: bool = False) -> Root:
+        root = Root(name, self.statement, parent, split, position, inherited, source_known)
+        self.flow.roots.append(root)
+        return root
+
+    def _forget(self, names: set[str]) -> None:
+        """Names written inside a branch or loop: their role survives, their contents become unknown."""
+        for name in names:
+            old = self.env.get(name)
+            self._set(name, touched(old.value) if old else Array(self._root(name)), None)
+
+    # --------------------------------------------------------------------------------------------- expressions
+
+    def value(self, node: cst.BaseExpression) -> Value:
+        if isinstance(node, cst.Name):
+            return self._lookup(node.value)
+        if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString)):
+            return FRESH
+        if isinstance(node, (cst.Tuple, cst.List)):
+            return Items(tuple(UNKNOWN if isinstance(e, cst.StarredElement) else self.value(e.value) for e in node.elements))
+        if isinstance(node, cst.Call):
+            return self._call(node)
+        if isinstance(node, cst.Attribute):
+            if self.imports.qualified_name(node) is not None:
+                return UNKNOWN
+            base = self.value(node.value)
+            if base is FRESH or (isinstance(base, Array) and node.attr.value in _SAME_DATA_ATTRIBUTES):
+                return base  # `pd.read_csv(path).values`, `df.values`
+            return UNKNOWN
+        if isinstance(node, cst.Subscript):
+            base = self.value(node.value)
+            for element in node.slice:
+                self._evaluate_children(element)
+            return rows(base, node) if isinstance(base, Array) else UNKNOWN
+        if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
+            operands = [self.value(n) for n in ((node.left, node.right) if isinstance(node, cst.BinaryOperation) else (node.expression,))]
+            if all(operand is FRESH for operand in operands):
+                return FRESH
+            return next((touched(o) for o in operands if isinstance(o, Array)), UNKNOWN)  # hand scaling: x / 255
+        if isinstance(node, (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.IfExp, cst.BooleanOperation)):
+            self._mark_fitted_inside(node)  # per-sample or conditional fits: how often they ran is unknowable
+            return UNKNOWN
+        self._evaluate_children(node)
+        return UNKNOWN
+
+    def _evaluate_children(self, node: cst.CSTNode) -> None:
+        for child in node.children:
+            if isinstance(child, cst.BaseExpression):
+                self.value(child)
+            else:
+                self._evaluate_children(child)
+
+    def _lookup(self, name: str) -> Value:
+        if name in self.env:
+            return self.env[name].value
+        if name in self.imports.aliases:
+            return UNKNOWN
+        # A parameter or a name from elsewhere: its role may show in its name, its contents are unknown.
+        value = Array(self._root(name))
+        self.env[name] = Binding(value, None, 0)
+        return value
+
+    def _call(self, call: cst.Call) -> Value:
+        func = call.func
+        qualified = self.imports.qualified_name(func)
+        receiver = self.value(func.value) if isinstance(func, cst.Attribute) and qualified is None else None
+        args = [self.value(arg.value) for arg in call.args]
+        if receiver is not None:
+            return self._method(call, receiver, func.attr.value, args)  # type: ignore[attr-defined]
+        sklearn = self.imports.sklearn_name(func) or ""
+        if sklearn.startswith("preprocessing.") and sklearn.rsplit(".", 1)[-1] in SCALER_CLASSES:
+            return Scaler(sklearn.rsplit(".", 1)[-1], call)
+        if self.imports.keras_layer(func) == "Normalization":
+            return Scaler("Normalization", call, normalization_layer=True)
+        if sklearn == _SPLIT or sklearn.endswith(".train_test_split"):
+            inputs = [(arg, value) for arg, value in zip(call.args, args) if arg.keyword is None and not arg.star]
+            split = SplitEvent(call, self.statement, self._tick(), [v for _, v in inputs], [a for a, _ in inputs])  # type: ignore[arg-type]
+            self.flow.splits.append(split)
+            self.flow.env_at[call] = dict(self.env)
+            return split
+        if sklearn in _PIPELINES or sklearn.startswith("pipeline.") or sklearn.startswith("compose."):
+            self._escape(args)
+            return PIPELINE
+        if qualified in _SAME_DATA_FUNCTIONS and args and isinstance(args[0], Array):
+            return args[0]
+        if qualified in _CONCATENATIONS and args and isinstance(args[0], Items) and _keyword(call, "axis") in (None, "0"):
+            return Concat(args[0].values)
+        library = qualified is not None and qualified.split(".")[0] in _DATA_LIBRARIES
+        if not library and not (qualified or "").split(".")[0] in _HARMLESS and not (isinstance(func, cst.Name) and func.value in _HARMLESS):
+            self._escape(args)  # a user helper may fit whatever scaler it is given
+        arrays = [a for a in flatten(args) if isinstance(a, (Array, Concat, Scaler))]
+        if not arrays:
+            return FRESH if library else UNKNOWN  # a helper may return data scaled already
+        return touched(arrays[0]) if len(arrays) == 1 else UNKNOWN
+
+    def _method(self, call: cst.Call, receiver: Value, method: str, args: list[Value]) -> Value:
+        if isinstance(receiver, Scaler):
+            return self._scaler_method(call, receiver, method, args)
+        if method == "fit" or method in MODEL_USES:
+            self._model_call(call, receiver, method, args)
+            return UNKNOWN
+        if isinstance(receiver, Array) and method in _SAME_DATA_METHODS:
+            return receiver
+        if any(isinstance(arg, (Array, Concat)) for arg in flatten(args)):
+            return UNKNOWN  # `pca.transform(x)`: not the receiver's rows
+        if receiver is FRESH:
+            return FRESH  # `pd.read_csv(path).dropna()`
+        return touched(receiver)  # `df.fillna(0)`: the same rows, values we cannot follow
+
+    def _scaler_method(self, call: cst.Call, scaler: Scaler, method: str, args: list[Value]) -> Value:
+        data = args[0] if args else UNKNOWN
+        if method in ("fit", "fit_transform", "adapt"):
+            event = FitEvent(scaler, data, call, self.statement, self._tick())  # type: ignore[arg-type]
+            scaler.fits.append(event)
+            self.flow.fits.append(event)
+            self.flow.env_at[call] = dict(self.env)
+            if method != "fit_transform":
+                return scaler if method == "fit" else UNKNOWN
+            scaling = Scaling(scaler, event)
+        elif method == "transform":
+            scaling = Scaling(scaler, scaler.fits[-1] if scaler.fits else None)
+        else:
+            scaling = None
+        if scaling is not None:
+            self.flow.transforms.append((scaling, data))
+            return scaled(data, scaling)
+        if method == "partial_fit":
+            scaler.make_opaque(self._tick())
+            return scaler
+        return UNKNOWN
+
+    def _model_call(self, call: cst.Call, model: Value, method: str, args: list[Value]) -> None:
+        """Record which arrays reach `model.fit` (x, y, validation_data) and `evaluate`/`predict` (x)."""
+        values = {id(arg): value for arg, value in zip(call.args, args)}
+        positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+        arguments: list[tuple[str, cst.BaseExpression, Value]] = []
+        x = _keyword_arg(call, "x") or (positional[0] if positional else None)
+        if x is not None:
+            arguments.append((method, x.value, values[id(x)]))
+        y = _keyword_arg(call, "y") or (positional[1] if len(positional) > 1 else None)
+        if y is not None and method == "fit":
+            arguments.append(("fit", y.value, values[id(y)]))
+        validation = _keyword_arg(call, "validation_data")
+        if method == "fit" and validation is not None and isinstance(validation.value, (cst.Tuple, cst.List)):
+            items = values[id(validation)]
+            for element, value in zip(validation.value.elements[:2], items.values if isinstance(items, Items) else ()):
+                arguments.append(("validation", element.value, value))
+        for kind, node, value in arguments:
+            self.flow.model_events.append(ModelEvent(model, kind, value, node, call, self.statement, self._tick()))  # type: ignore[arg-type]
+        self.flow.env_at[call] = dict(self.env)
+
+    def _escape(self, args: list[Value]) -> None:
+        for value in flatten(args):
+            if isinstance(value, Scaler):
+                value.make_opaque(self._tick())
+
+    def _mark_fitted_inside(self, node: cst.CSTNode) -> None:
+        for call in _calls(node):
+            func = call.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _FITTING_METHODS and isinstance(func.value, cst.Name):
+                binding = self.env.get(func.value.value)
+                if binding is not None and isinstance(binding.value, Scaler):
+                    binding.value.make_opaque(self._tick())
+
+
+def _origin(source: Value) -> tuple[tuple, bool]:
+    """What a root carved from `source` inherits: its history so far, and whether its source is known."""
+    return (source.history, source.root.source_known) if isinstance(source, Array) else ((), False)
+
+
+def _keyword_arg(call: cst.Call, name: str) -> cst.Arg | None:
+    return next((arg for arg in call.args if arg.keyword is not None and arg.keyword.value == name), None)
+
+
+def _keyword(call: cst.Call, name: str) -> str | None:
+    arg = _keyword_arg(call, name)
+    return None if arg is None else (arg.value.value if isinstance(arg.value, cst.Integer) else "?")
+
+
+def _base_name(node: cst.BaseExpression) -> str | None:
+    while isinstance(node, (cst.Subscript, cst.Attribute)):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else None
+
+
+# ----------------------------------------------------------------------------------------- compound statements
+
+
+def _runs_once(statement: cst.BaseStatement) -> bool:
+    """`with` bodies and the main guard run exactly once, in line with the code around them."""
+    if not isinstance(getattr(statement, "body", None), cst.IndentedBlock):
+        return False
+    if isinstance(statement, cst.With):
+        return True
+    if isinstance(statement, cst.If) and statement.orelse is None and isinstance(statement.test, cst.Comparison):
+        test = statement.test
+        return (
+            isinstance(test.left, cst.Name)
+            and test.left.value == "__name__"
+            and len(test.comparisons) == 1
+            and isinstance(test.comparisons[0].operator, cst.Equal)
+            and isinstance(test.comparisons[0].comparator, cst.SimpleString)
+            and test.comparisons[0].comparator.evaluated_value == "__main__"
+        )
+    return False
+
+
+def _calls(node: cst.CSTNode) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class _Collector(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            found.append(call)
+
+    node.visit(_Collector())
+    return found
+
+
+def _tracked_call(call: cst.Call, imports) -> bool:
+    """Does this call fit, transform, split, adapt, evaluate or predict anything, or make a scaler?"""
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value in _EVENT_METHODS:
+        return True
+    sklearn = imports.sklearn_name(call.func) or ""
+    if sklearn.endswith("train_test_split") or sklearn.rsplit(".", 1)[-1] in SCALER_CLASSES:
+        return True
+    return imports.keras_layer(call.func) == "Normalization"
+
+
+def _compound_summary(node: cst.CSTNode, imports) -> tuple[bool, set[str]]:
+    """For a branch or loop: does it make any tracked call, and which names does it (re)bind or change in place
+    (assignment and loop targets, `x.append(...)` receivers)?"""
+    names: set[str] = set()
+    tracked = False
+
+    def targets(target: cst.CSTNode) -> None:
+        if isinstance(target, cst.Name):
+            names.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                targets(element.value)
+        elif isinstance(target, (cst.StarredElement, cst.Subscript, cst.Attribute)):
+            targets(target.value)
+
+    class _Collector(cst.CSTVisitor):
+        def visit_AssignTarget(self, n: cst.AssignTarget) -> None:
+            targets(n.target)
+
+        def visit_AugAssign(self, n: cst.AugAssign) -> None:
+            targets(n.target)
+
+        def visit_AnnAssign(self, n: cst.AnnAssign) -> None:
+            targets(n.target)
+
+        def visit_For(self, n: cst.For) -> None:
+            targets(n.target)
+
+        def visit_AsName(self, n: cst.AsName) -> None:
+            targets(n.name)
+
+        def visit_NamedExpr(self, n: cst.NamedExpr) -> None:
+            targets(n.target)
+
+        def visit_Del(self, n: cst.Del) -> None:
+            targets(n.target)
+
+        def visit_Call(self, n: cst.Call) -> None:
+            nonlocal tracked
+            tracked = tracked or _tracked_call(n, imports)
+            if isinstance(n.func, cst.Attribute):
+                targets(n.func.value)
+
+    node.visit(_Collector())
+    return tracked, names

@@ -1,0 +1,196 @@
+"""Which BatchNormalization layers a model holds, found by following the model's name back to its definition.
+
+Four definitions are understood: `Sequential([...])` (plus later `model.add(...)` calls), functional
+`Model(inputs, outputs)` (the expressions `outputs` depends on, followed through plain assignments), an instance
+of a class defined in the module, and the return value of a function defined in the module. Anything else
+(`load_model`, an argument, an import) is an unknown model: None, and the rules that ask say nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from bnfix.bindings import bindings
+from bnfix.edits import keyword_arg, positional_args
+from bnfix.layers import BN_LAYERS
+from bnfix.node_index import node_index, shared
+from bnfix.rules.base import RuleContext
+
+SEQUENTIAL = frozenset({"Sequential", "models.Sequential"})
+FUNCTIONAL = frozenset({"Model", "models.Model"})
+INPUTS = frozenset({"Input", "layers.Input"})
+MAX_DEPTH = 8  # nested definitions followed (a factory returning a model built from another model...)
+MAX_TRACED = 500  # expressions followed back from a functional model's outputs
+
+
+def model_resolver(ctx: RuleContext) -> ModelResolver:
+    return shared(ctx, "model_resolver", lambda: ModelResolver(ctx))
+
+
+class ModelResolver:
+    def __init__(self, ctx: RuleContext) -> None:
+        self.ctx = ctx
+        self.bindings = bindings(ctx)
+        self.index = node_index(ctx)
+        self.definitions = {
+            statement.name.value: statement
+            for statement in ctx.module.body
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef))
+        }
+
+    def bn_layers(self, model: cst.BaseExpression) -> list[cst.Call] | None:
+        """The BatchNormalization constructor calls of the model `model` names here; None if unknown."""
+        if not isinstance(model, cst.Name):
+            return None
+        binding = self.bindings.before(model.value, model)
+        if binding is None or binding.index is not None:
+            return None
+        return self._from_value(binding.value, model.value, binding.statement, model, 0)
+
+    def certainly_without_bn(self, model: cst.BaseExpression) -> bool:
+        """A `Sequential([...])` whose every layer is a Keras layer built in place, none of them BN."""
+        if not isinstance(model, cst.Name):
+            return False
+        binding = self.bindings.before(model.value, model)
+        if binding is None or binding.index is not None or not isinstance(binding.value, cst.Call):
+            return False
+        if self.ctx.imports.keras_name(binding.value.func) not in SEQUENTIAL or not binding.value.args:
+            return False
+        layers = binding.value.args[0].value
+        if not isinstance(layers, (cst.List, cst.Tuple)) or self._added_layers(model.value, binding.statement, model):
+            return False
+        names = [
+            self.ctx.imports.keras_layer(e.value.func) if isinstance(e.value, cst.Call) else None for e in layers.elements
+        ]
+        return all(name is not None and name not in BN_LAYERS for name in names)
+
+    def is_bn_constructor(self, call: cst.Call) -> bool:
+        return self.ctx.imports.keras_layer(call.func) in BN_LAYERS
+
+    def is_symbolic(self, expr: cst.BaseExpression) -> bool:
+        """Whether `expr` is a functional-API tensor: it depends, through names, on a `keras.Input(...)`."""
+        seen: set[int] = set()
+        work: list[cst.CSTNode] = [expr]
+        while work and len(seen) < MAX_TRACED:
+            node = work.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if any(self.ctx.imports.keras_name(call.func) in INPUTS for call in self.index.calls_within(node)):
+                return True
+            for name in loaded_names(node):
+                binding = self.bindings.before(name.value, name)
+                if binding is not None:
+                    work.append(binding.value)
+        return False
+
+    def _from_value(
+        self, value: cst.BaseExpression, name: str | None, statement: cst.CSTNode, use: cst.CSTNode, depth: int
+    ) -> list[cst.Call] | None:
+        if not isinstance(value, cst.Call) or depth > MAX_DEPTH:
+            return None
+        kind = self.ctx.imports.keras_name(value.func)
+        if kind in SEQUENTIAL:
+            added = self._added_layers(name, statement, use) if name else []
+            return self._traced([value, *added])
+        if kind in FUNCTIONAL:
+            positional = positional_args(value)
+            outputs = keyword_arg(value, "outputs") or (positional[1] if len(positional) > 1 else None)
+            return None if outputs is None else self._traced([outputs.value])
+        definition = self.definitions.get(value.func.value) if isinstance(value.func, cst.Name) else None
+        if isinstance(definition, cst.ClassDef) and definition.bases:
+            return self._bn_constructors(definition)
+        if isinstance(definition, cst.FunctionDef):
+            return self._returned(definition, depth + 1)
+        return None
+
+    def _returned(self, function: cst.FunctionDef, depth: int) -> list[cst.Call] | None:
+        returns = list(_returns(function.body))
+        if len(returns) != 1 or returns[0].value is None:
+            return None
+        value = returns[0].value
+        if isinstance(value, cst.Name):
+            binding = self.bindings.before(value.value, value)
+            if binding is None or binding.index is not None:
+                return None
+            return self._from_value(binding.value, value.value, binding.statement, value, depth)
+        return self._from_value(value, None, returns[0], value, depth)
+
+    def _added_layers(self, name: str, statement: cst.CSTNode, use: cst.CSTNode) -> list[cst.BaseExpression]:
+        """The arguments of `name.add(...)` calls in the model's scope, between its definition and `use`."""
+        scope = self.bindings.scope_of(statement)
+        added = []
+        for call in self.index.calls:
+            func = call.func
+            if not (isinstance(func, cst.Attribute) and func.attr.value == "add" and call.args):
+                continue
+            if not (isinstance(func.value, cst.Name) and func.value.value == name):
+                continue
+            if self.index.finished_before(statement, call) and self.index.finished_before(call, use):
+                if self.bindings.scope_of(call) is scope:
+                    added.append(call.args[0].value)
+        return added
+
+    def _traced(self, roots: list[cst.BaseExpression]) -> list[cst.Call]:
+        """BN constructors in `roots` and in everything they depend on through names."""
+        found: dict[int, cst.Call] = {}
+        seen: set[int] = set()
+        work = list(roots)
+        while work and len(seen) < MAX_TRACED:
+            expr = work.pop()
+            if id(expr) in seen:
+                continue
+            seen.add(id(expr))
+            found.update((id(call), call) for call in self._bn_constructors(expr))
+            for name in loaded_names(expr):
+                binding = self.bindings.before(name.value, name)
+                if binding is not None:
+                    work.append(binding.value)
+                    if isinstance(binding.value, cst.Call) and self.ctx.imports.keras_name(binding.value.func) in SEQUENTIAL:
+                        work.extend(self._added_layers(name.value, binding.statement, name))
+                elif name.value in self.definitions:  # a block-building function or a layer class
+                    found.update((id(call), call) for call in self._bn_constructors(self.definitions[name.value]))
+        return sorted(found.values(), key=self.index.start)
+
+    def _bn_constructors(self, node: cst.CSTNode) -> list[cst.Call]:
+        return [call for call in self.index.calls_within(node) if self.is_bn_constructor(call)]
+
+
+def _returns(block: cst.CSTNode) -> Iterator[cst.Return]:
+    """The `return` statements of a function body, not of functions nested in it."""
+    if isinstance(block, cst.SimpleStatementSuite):  # `if x: return y` on one line
+        yield from (small for small in block.body if isinstance(small, cst.Return))
+        return
+    for statement in getattr(block, "body", ()):
+        if isinstance(statement, cst.SimpleStatementLine):
+            yield from (small for small in statement.body if isinstance(small, cst.Return))
+        elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        elif isinstance(statement, cst.BaseCompoundStatement):
+            yield from _returns(statement.body)
+            orelse = getattr(statement, "orelse", None)
+            while orelse is not None:  # `else` / `elif` chains
+                yield from _returns(orelse.body)
+                orelse = getattr(orelse, "orelse", None)
+            for handler in getattr(statement, "handlers", ()):
+                yield from _returns(handler.body)
+            final = getattr(statement, "finalbody", None)
+            if final is not None:
+                yield from _returns(final.body)
+
+
+def loaded_names(expr: cst.CSTNode) -> Iterator[cst.Name]:
+    """Names read in `expr`: not attribute names (`layers.Dense`'s `Dense`) or keyword names (`axis=`)."""
+    stack: list[cst.CSTNode] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            yield node
+        elif isinstance(node, cst.Attribute):
+            stack.append(node.value)
+        elif isinstance(node, cst.Arg):
+            stack.append(node.value)
+        elif not isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+            stack.extend(node.children)

@@ -1,0 +1,307 @@
+"""BNF301 and BNF302: models called in the wrong mode (`training=`) for what the call is for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import libcst as cst
+
+from bnfix.edits import keyword_arg, positional_args, set_keyword
+from bnfix.model_layers import ModelResolver, loaded_names, model_resolver
+from bnfix.node_index import NodeIndex, node_index
+from bnfix.names import dotted_name
+from bnfix.rules.base import Fix, FixSafety, Invalid, Rule, RuleContext, Valid, Violation
+
+_HEADER = "import numpy as np\nimport tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n"
+_MODEL = "model = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])\n"
+# Methods that define a layer or model: a training flag there is part of the architecture.
+_DEFINITION_METHODS = frozenset({"call", "__call__", "build"})
+
+
+def _is_literal(node: cst.BaseExpression, value: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == value
+
+
+def _line(ctx: RuleContext, node: cst.CSTNode) -> int:
+    return ctx.position(node).start.line
+
+
+class InferenceInTrainingMode(Rule):
+    """
+    ## What it does
+    Finds `model(x, training=True)` whose result is used, as a prediction, outside a training step, and
+    changes it to `training=False`. The callee must be a model: a name bound to a Keras model (`Sequential`,
+    `Model`, `load_model`, `applications`...) or to a subclass defined in the module, or a name containing
+    "model". A model defined in the module without any BatchNormalization (a `Sequential` of `RandomFlip`
+    augmentation layers) is left alone: training mode is how its layers are switched on.
+
+    Left alone, because there training mode is what the author wants:
+    - training steps: functions whose name contains "train" (`train_step`), `with tf.GradientTape()` blocks;
+    - model definitions: `BatchNormalization()(x, training=True)` (pix2pix), calls in `call`/`build` methods
+      and in classes that define `call`, and calls on functional-API tensors (`base(inputs, training=True)`);
+    - Monte-Carlo dropout: the call repeated on the same input in a loop or comprehension (its variable does
+      not appear in the call), whose samples are then averaged or stacked;
+    - calls whose result is thrown away (`model(batch, training=True)` to refresh BN statistics).
+
+    ## Why is this bad?
+    In training mode BatchNormalization normalises with the statistics of the batch it is given instead of its
+    moving statistics: a prediction depends on what else is in the batch, and a single sample of Dense features
+    normalises to 0 (BN outputs its beta), so all predictions come out the same. Each such call also updates the moving
+    statistics (by 1 - momentum per call), so later inference-mode predictions drift too; Dropout drops units.
+
+    ## Example
+    ```python
+    predictions = [model(sample[None], training=True) for sample in x_test]
+    ```
+
+    Use instead:
+    ```python
+    predictions = [model(sample[None], training=False) for sample in x_test]
+    ```
+
+    ## Fix safety
+    Unsafe: training-mode inference is sometimes deliberate in ways the source does not show (test-time
+    batch statistics, as pix2pix does on purpose, or Monte-Carlo sampling spread over functions), and the
+    predictions change.
+    """
+
+    code = "BNF301"
+    name = "inference-in-training-mode"
+    summary = "model(x, training=True) used for predictions outside a training step"
+    fix_safety = FixSafety.UNSAFE
+    needles = (b"training=True", b"training = True")
+
+    VALID = [
+        Valid(_HEADER + _MODEL + "y = model(x, training=False)\n"),
+        # Training steps.
+        Valid(_HEADER + _MODEL + "def train_step(x):\n    return model(x, training=True)\n"),
+        Valid(_HEADER + _MODEL + "with tf.GradientTape() as tape:\n    y = model(x, training=True)\n"),
+        # pix2pix: a layer applied in training mode inside a model definition.
+        Valid(_HEADER + "def block(x):\n    return layers.BatchNormalization()(x, training=True)\n"),
+        # Monte-Carlo dropout: the same input, many times, averaged.
+        Valid(_HEADER + _MODEL + "mean = np.mean([model(x, training=True) for _ in range(50)], axis=0)\n"),
+        # Result discarded: refreshing the BN statistics on purpose.
+        Valid(_HEADER + _MODEL + "for batch in batches:\n    model(batch, training=True)\n"),
+        # Not a model, or a model without BN (augmentation runs only in training mode).
+        Valid(_HEADER + "def augment(x, training):\n    return x\n\ny = augment(x, training=True)\n"),
+        Valid(_HEADER + "augment = keras.Sequential([layers.RandomFlip()])\nseen = augment(images, training=True)\n"),
+    ]
+    INVALID = [
+        Invalid(_HEADER + _MODEL + "y = model(x, training=True)\n"),
+        Invalid(
+            _HEADER + _MODEL + "preds = [model(s[None], training=True) for s in x_test]\n",
+            _HEADER + _MODEL + "preds = [model(s[None], training=False) for s in x_test]\n",
+            options={"unsafe_fixes": True},
+        ),
+        Invalid(
+            _HEADER + "def evaluate(my_model, x):\n    return my_model(x, training=True)\n",
+            _HEADER + "def evaluate(my_model, x):\n    return my_model(x, training=False)\n",
+            options={"unsafe_fixes": True},
+        ),
+    ]
+
+    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+        models = model_resolver(ctx)
+        for call in models.index.calls:
+            training = keyword_arg(call, "training")
+            if training is None or not _is_literal(training.value, "True"):
+                continue
+            if not self._is_model(ctx, models, call.func) or not self._is_prediction(ctx, models, call):
+                continue
+            if models.certainly_without_bn(call.func):
+                continue  # training mode switches on its augmentation or dropout, which is the point
+            callee = dotted_name(call.func)
+            fix = Fix({training.value: cst.Name("False")}, f"Call {callee} with training=False", FixSafety.UNSAFE)
+            yield Violation(
+                training,
+                f"{callee}(..., training=True) predicts in training mode: BatchNormalization normalises with this "
+                "batch's statistics and updates its moving statistics at every call; use training=False",
+                fix,
+            )
+
+    def _is_model(self, ctx: RuleContext, models: ModelResolver, func: cst.BaseExpression) -> bool:
+        dotted = dotted_name(func)
+        if dotted is None or ctx.imports.qualified_name(func) is not None:
+            return False  # `Layer(...)(x)` (pix2pix), or a function imported from a library
+        if isinstance(func, cst.Name):
+            binding = models.bindings.before(func.value, func)
+            if binding is not None and binding.index is None and isinstance(binding.value, cst.Call):
+                built_by = binding.value.func
+                if ctx.imports.keras_layer(built_by) is not None:
+                    return False  # a layer, applied in a model definition
+                if ctx.imports.keras_name(built_by) is not None:
+                    return True  # Sequential, Model, load_model, applications...
+                definition = models.definitions.get(built_by.value) if isinstance(built_by, cst.Name) else None
+                if isinstance(definition, cst.ClassDef) and definition.bases:
+                    return True
+        return "model" in dotted.rsplit(".", 1)[-1].lower()
+
+    def _is_prediction(self, ctx: RuleContext, models: ModelResolver, call: cst.Call) -> bool:
+        """Outside training steps and model definitions, not repeated on one input, and its result is used."""
+        parent = models.index.parent(call)
+        if isinstance(parent, cst.Expr):
+            return False
+        if isinstance(parent, cst.Assign) and all(_is_literal(t.target, "_") for t in parent.targets):
+            return False
+        inputs = positional_args(call)
+        if inputs and models.is_symbolic(inputs[0].value):
+            return False
+        used = {name.value for arg in call.args for name in loaded_names(arg.value)}
+        for ancestor in models.index.ancestors(call):
+            if isinstance(ancestor, cst.With) and any(_is_gradient_tape(ctx, item.item) for item in ancestor.items):
+                return False
+            if isinstance(ancestor, cst.FunctionDef):
+                name = ancestor.name.value
+                if "train" in name.lower() or name in _DEFINITION_METHODS:
+                    return False
+            if isinstance(ancestor, cst.ClassDef) and _defines_call(ancestor):
+                return False
+            if _repeats_without(ancestor, used):
+                return False
+        return True
+
+
+def _is_gradient_tape(ctx: RuleContext, item: cst.BaseExpression) -> bool:
+    if not isinstance(item, cst.Call):
+        return False
+    name = ctx.imports.qualified_name(item.func) or dotted_name(item.func) or ""
+    return name.endswith("GradientTape")
+
+
+def _defines_call(node: cst.ClassDef) -> bool:
+    return any(isinstance(s, cst.FunctionDef) and s.name.value in _DEFINITION_METHODS for s in node.body.body)
+
+
+def _repeats_without(node: cst.CSTNode, used: set[str]) -> bool:
+    """A loop or comprehension whose variable the call does not read: the same input, again and again."""
+    if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
+        targets: set[str] = set()
+        clause: cst.CompFor | None = node.for_in
+        while clause is not None:
+            targets |= {name.value for name in loaded_names(clause.target)}
+            clause = clause.inner_for_in
+        return not targets & used
+    if isinstance(node, cst.For):
+        return not {name.value for name in loaded_names(node.target)} & used
+    return isinstance(node, cst.While)
+
+
+@dataclass(frozen=True)
+class _TrainableAssignment:
+    statement: cst.SimpleStatementLine
+    frozen: bool
+
+
+class FrozenBaseInTrainingMode(Rule):
+    """
+    ## What it does
+    Finds a model frozen with `base.trainable = False` and then called on a functional-API tensor without a
+    `training` argument (`features = base(inputs)`), and adds `training=False`. The freeze must come first, in
+    the same function (or at module level for a module-level call), in a block that encloses the call, and no
+    `base.trainable = ...` may come in between; calls on data (`base(images)`) are not functional models.
+
+    ## Why is this bad?
+    The Keras transfer-learning guide calls a frozen base with `training=False`. Freezing alone keeps its
+    BatchNormalization layers in inference mode only while the base stays frozen (Keras 3 runs a BN layer
+    with `trainable=False` in inference mode). Once the base is unfrozen for fine-tuning, those layers switch
+    to the new data's batch statistics and overwrite the moving statistics the pre-trained weights were learned
+    with, and the first fine-tuning steps undo much of the pre-training. `training=False` in the functional
+    graph keeps them in inference mode for good, whatever `trainable` says later.
+
+    ## Example
+    ```python
+    base.trainable = False
+    inputs = keras.Input(shape=(160, 160, 3))
+    x = base(inputs)
+    ```
+
+    Use instead:
+    ```python
+    x = base(inputs, training=False)
+    ```
+
+    ## Fix safety
+    Safe: while the base is frozen, Keras 3 already runs its BN layers in inference mode, so training
+    behaves as before; the argument only keeps them there after unfreezing, as the guide prescribes.
+    """
+
+    code = "BNF302"
+    name = "frozen-base-training-mode"
+    summary = "frozen base model called without training=False in a functional model"
+    fix_safety = FixSafety.SAFE
+    needles = (b"trainable=False", b"trainable = False")
+
+    VALID = [
+        Valid(_HEADER + "base.trainable = False\ninputs = keras.Input((8,))\nx = base(inputs, training=False)\n"),
+        # Not frozen (any more) when called.
+        Valid(_HEADER + "base.trainable = False\nbase.trainable = True\ninputs = keras.Input((8,))\nx = base(inputs)\n"),
+        # Called on data, not in a functional model.
+        Valid(_HEADER + "base.trainable = False\nfeatures = base(np.zeros((4, 8)))\n"),
+        # Called before it was frozen.
+        Valid(_HEADER + "inputs = keras.Input((8,))\nx = base(inputs)\nbase.trainable = False\n"),
+    ]
+    INVALID = [
+        Invalid(
+            _HEADER + "base.trainable = False\ninputs = keras.Input((8,))\nx = base(inputs)\n",
+            _HEADER + "base.trainable = False\ninputs = keras.Input((8,))\nx = base(inputs, training=False)\n",
+        ),
+        Invalid(
+            _HEADER + "base_model.trainable = False\ninputs = keras.Input((8,))\nx = layers.Rescaling(1 / 255)(inputs)\nx = base_model(x)\n",
+            _HEADER + "base_model.trainable = False\ninputs = keras.Input((8,))\nx = layers.Rescaling(1 / 255)(inputs)\nx = base_model(x, training=False)\n",
+        ),
+    ]
+
+    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+        assignments = _trainable_assignments(ctx)
+        if not any(a.frozen for found in assignments.values() for a in found):
+            return
+        models = model_resolver(ctx)
+        index, bindings = models.index, models.bindings
+        for call in index.calls:
+            callee = dotted_name(call.func)
+            if callee not in assignments or keyword_arg(call, "training") is not None or any(a.star for a in call.args):
+                continue
+            inputs = positional_args(call)
+            scope = bindings.scope_of(call)
+            in_scope = [a for a in assignments[callee] if bindings.scope_of(a.statement) is scope]
+            freeze = _last_before(index, in_scope, call)
+            if freeze is None or not freeze.frozen or not inputs or not models.is_symbolic(inputs[0].value):
+                continue
+            fixed = set_keyword(call, "training", cst.Name("False"))
+            yield Violation(
+                call,
+                f"{callee} is frozen (line {_line(ctx, freeze.statement)}) but called without training=False: after "
+                "unfreezing, its BatchNormalization layers switch to batch statistics and overwrite the pre-trained ones",
+                Fix({call: fixed}, f"Call {callee} with training=False"),
+            )
+
+
+def _trainable_assignments(ctx: RuleContext) -> dict[str, list[_TrainableAssignment]]:
+    """`base.trainable = False / True` statements by the dotted name of the model, in source order."""
+    found: dict[str, list[_TrainableAssignment]] = {}
+    for node in node_index(ctx).statements:
+        for small in node.body:
+            if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+                continue
+            target = small.targets[0].target
+            if isinstance(target, cst.Attribute) and target.attr.value == "trainable":
+                owner = dotted_name(target.value)
+                if owner is not None:
+                    frozen = _is_literal(small.value, "False")
+                    found.setdefault(owner, []).append(_TrainableAssignment(node, frozen))
+    return found
+
+
+def _last_before(index: NodeIndex, assignments: list[_TrainableAssignment], call: cst.Call) -> _TrainableAssignment | None:
+    """The `trainable` assignment in force at `call`: the last one before it whose block encloses the call."""
+    enclosing = set(index.ancestors(call))
+    last = None
+    for assignment in assignments:
+        if not index.finished_before(assignment.statement, call):
+            break
+        if index.parent(assignment.statement) in enclosing:
+            last = assignment
+        else:
+            last = None  # set in a branch or another function: not known to hold here
+    return last

@@ -1,0 +1,231 @@
+"""BNF102 and BNF103: what sits directly before BatchNormalization in a chain of layers."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from bnfix.chains import Chain, Step, find_chains
+from bnfix.edits import keyword_arg, positional_args, set_keyword
+from bnfix.layers import ACTIVATION_POSITION, LINEAR, StepKind
+from bnfix.rules.base import Fix, FixSafety, Invalid, Rule, RuleContext, Valid, Violation
+from bnfix.settings import PlacementPolicy
+
+_IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
+
+# AlphaDropout is built to keep its input's mean and variance (for SELU networks): no variance shift.
+_VARIANCE_PRESERVING_DROPOUT = frozenset({"AlphaDropout"})
+# Layers whose bias is one value per output channel, and the argument that counts the channels.
+_CHANNEL_ARGUMENT = {name: "units" if name == "Dense" else "filters" for name in ACTIVATION_POSITION}
+_CHANNEL_ARGUMENT.update({"DepthwiseConv1D": "", "DepthwiseConv2D": ""})  # channels = inputs x depth_multiplier
+
+
+def _literal(node: cst.BaseExpression | None) -> float | None:
+    """A numeric literal's value (`-1` included); None for anything else."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        value = _literal(node.expression)
+        return None if value is None else -value
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return float(node.evaluated_value)
+    return None
+
+
+def _argument(call: cst.Call, name: str, position: int) -> cst.BaseExpression | None:
+    arg = keyword_arg(call, name)
+    if arg is None:
+        positional = positional_args(call)
+        arg = positional[position] if position < len(positional) else None
+    return arg.value if arg is not None else None
+
+
+def _is_true_or_absent(call: cst.Call, name: str) -> bool:
+    arg = keyword_arg(call, name)
+    return arg is None or (isinstance(arg.value, cst.Name) and arg.value.value == "True")
+
+
+class DropoutBeforeBN(Rule):
+    """
+    ## What it does
+    Finds BatchNormalization directly after Dropout (or SpatialDropout / GaussianDropout) in `Sequential`
+    lists, `model.add` runs, functional chains and subclassed models' `call` bodies, and swaps the two so
+    that BN comes first.
+
+    ## Why is this bad?
+    The "variance shift" (Li, Chen, Hu & Yang, CVPR 2019). In training, Dropout(rate) zeroes units and scales
+    the kept ones by 1 / (1 - rate), so BN's input has 1 / (1 - rate) times the second moment it will have at
+    inference, where Dropout is the identity: BN's moving variance is learned for inputs it never sees, and its
+    inference output is shrunk. With BN first, BN sees the same inputs in training and at inference.
+
+    Left alone: AlphaDropout (it keeps its input's mean and variance by design), layers with anything in
+    between, and functional chains whose intermediate value is used elsewhere.
+
+    ## Example
+    ```python
+    keras.Sequential([layers.Dense(64), layers.Activation("relu"), layers.Dropout(0.5), layers.BatchNormalization()])
+    ```
+
+    Use instead:
+    ```python
+    keras.Sequential([layers.Dense(64), layers.Activation("relu"), layers.BatchNormalization(), layers.Dropout(0.5)])
+    ```
+
+    ## Fix safety
+    Safe: the code keeps running and every weight keeps its shape (Dropout has none). The model computes a
+    different function, which is the point of the fix, so it must be retrained; `bnfix verify` does that.
+    """
+
+    code = "BNF102"
+    name = "dropout-before-bn"
+    summary = "BatchNormalization directly after Dropout (variance shift)"
+    fix_safety = FixSafety.SAFE
+
+    VALID = [
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dropout(0.5)])\n"),
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Dropout(0.5), layers.Dense(8), layers.BatchNormalization()])\n"),
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.AlphaDropout(0.1), layers.BatchNormalization()])\n"),
+        Valid("from keras.layers import BatchNormalization\n\nclass Dropout:\n    pass\n\nm = [Dropout(), BatchNormalization()]\n"),
+    ]
+    INVALID = [
+        Invalid(
+            _IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.Dropout(0.5), layers.BatchNormalization()])\n",
+            _IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dropout(0.5)])\n",
+        ),
+        Invalid(
+            _IMPORTS + "x = layers.Dropout(rate=0.2)(x)\nx = layers.BatchNormalization()(x)\n",
+            _IMPORTS + "x = layers.BatchNormalization()(x)\nx = layers.Dropout(rate=0.2)(x)\n",
+        ),
+    ]
+
+    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+        for chain in find_chains(ctx):
+            for i, step in enumerate(chain.steps[:-1]):
+                bn = chain.steps[i + 1]
+                if step.kind is StepKind.DROPOUT and bn.kind is StepKind.BN and step.info.name not in _VARIANCE_PRESERVING_DROPOUT:
+                    yield self._violation(chain, i, step, bn)
+
+    def _violation(self, chain: Chain, i: int, dropout: Step, bn: Step) -> Violation:
+        rate = _literal(_argument(dropout.constructor, "rate", 0)) if dropout.constructor is not None else None
+        if rate is not None and 0 < rate < 1:
+            shown = f"{dropout.info.name}({rate:g})"
+            shift = f"whose second moment is {1 / (1 - rate):.3g}x what inference feeds it"
+        else:
+            shown, shift = str(dropout.info.name), "whose variance inference never sees"
+        message = f"BatchNormalization directly after {shown} learns its moving variance from dropped-out inputs, {shift} (variance shift)"
+        changes = chain.swap(i)
+        fix = Fix(changes, f"Move BatchNormalization before {dropout.info.name}") if changes else None
+        return Violation(bn.node, message, fix)
+
+
+class RedundantBias(Rule):
+    """
+    ## What it does
+    Finds a Dense or convolution layer with a bias (`use_bias=True`, the default) and no activation of its
+    own, directly followed by BatchNormalization with `center=True` (the default), and sets `use_bias=False`.
+
+    Left alone: layers with a fused non-linear activation (the bias acts before the non-linearity), BN with
+    `center=False` (then the layer's bias is the only shift the author kept), BN over another axis than the
+    layer's channels, EinsumDense (no bias by default), and under the placement policy `post` a BN followed by
+    an activation (BNF101 moves that BN after the activation, where the bias is no longer cancelled).
+
+    ## Why is this bad?
+    BN subtracts the batch mean of each channel (and at inference the moving mean), which removes any constant
+    added per channel: the bias is cancelled exactly, and BN's own `beta` provides the shift. The bias still costs
+    parameters, memory and optimizer state, and its gradient is always zero, which makes weight decay on it
+    pointless. keras.applications' ResNets build their convolutions before BN with `use_bias=False`.
+
+    ## Example
+    ```python
+    keras.Sequential([layers.Conv2D(64, 3), layers.BatchNormalization(), layers.ReLU()])
+    ```
+
+    Use instead:
+    ```python
+    keras.Sequential([layers.Conv2D(64, 3, use_bias=False), layers.BatchNormalization(), layers.ReLU()])
+    ```
+
+    ## Fix safety
+    Unsafe: the model computes the same function, but the layer's weights change shape (the bias vector is
+    gone), so checkpoints and `.weights.h5` files saved before the fix no longer load, and code that indexes
+    `layer.weights` breaks.
+    """
+
+    code = "BNF103"
+    name = "redundant-bias"
+    summary = "Dense/Conv bias directly followed by BatchNormalization, which cancels it"
+    fix_safety = FixSafety.UNSAFE
+
+    VALID = [
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(8, use_bias=False), layers.BatchNormalization()])\n"),
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(8, activation='relu'), layers.BatchNormalization()])\n"),
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(center=False)])\n"),
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Conv2D(8, 3), layers.BatchNormalization(axis=1)])\n"),
+        # Under `post`, BNF101 moves this BN after the ReLU.
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.ReLU()])\n"),
+    ]
+    INVALID = [
+        Invalid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])\n"),
+        Invalid(
+            _IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])\n",
+            _IMPORTS + "m = keras.Sequential([layers.Dense(8, use_bias=False), layers.BatchNormalization(), layers.Dense(1)])\n",
+            options={"unsafe_fixes": True},
+        ),
+        Invalid(
+            _IMPORTS + "x = layers.Conv2D(16, 3)(x)\nx = layers.BatchNormalization()(x)\nx = layers.ReLU()(x)\n",
+            _IMPORTS + "x = layers.Conv2D(16, 3, use_bias=False)(x)\nx = layers.BatchNormalization()(x)\nx = layers.ReLU()(x)\n",
+            options={"unsafe_fixes": True, "policy": "pre"},
+        ),
+    ]
+
+    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+        for chain in find_chains(ctx):
+            steps = chain.steps
+            for i, layer in enumerate(steps[:-1]):
+                bn = steps[i + 1]
+                if layer.kind is not StepKind.WEIGHTED or bn.kind is not StepKind.BN:
+                    continue
+                if layer.constructor is None or bn.constructor is None or not _has_cancelled_bias(layer, bn.constructor):
+                    continue
+                if ctx.settings.policy is PlacementPolicy.POST and i + 2 < len(steps) and steps[i + 2].info.movable_activation:
+                    continue
+                yield self._violation(chain, layer)
+
+    def _violation(self, chain: Chain, layer: Step) -> Violation:
+        assert layer.constructor is not None
+        name = layer.info.name
+        channel_argument = _CHANNEL_ARGUMENT[str(name)]
+        channels = _literal(_argument(layer.constructor, channel_argument, 0)) if channel_argument else None
+        if channels is not None:
+            shown, saving = f"{name}({channels:g})", f"use_bias=False drops {channels:g} parameters that never change the output"
+        else:
+            shown, saving = str(name), "use_bias=False drops parameters that never change the output"
+        message = f"{shown} adds a bias that the next BatchNormalization subtracts again with the mean; {saving}"
+        new_constructor = set_keyword(layer.constructor, "use_bias", cst.Name("False"))
+        fix = Fix(chain.edit_constructor(layer, new_constructor), f"Set use_bias=False on {name}", FixSafety.UNSAFE)
+        return Violation(layer.node, message, fix)
+
+
+def _has_cancelled_bias(layer: Step, bn: cst.Call) -> bool:
+    """The layer adds one bias per channel, nothing non-linear follows it, and BN centres those channels."""
+    constructor = layer.constructor
+    assert constructor is not None
+    name = str(layer.info.name)
+    if name not in _CHANNEL_ARGUMENT or any(arg.star for arg in constructor.args):
+        return False
+    if layer.info.activation not in (None, LINEAR):  # a fused non-linearity, or one given by a variable
+        return False
+    if len(positional_args(constructor)) > ACTIVATION_POSITION[name] + 1:  # use_bias given by position
+        return False
+    if not _is_true_or_absent(constructor, "use_bias") or not _is_true_or_absent(bn, "center"):
+        return False
+    return _same_channel_axis(constructor, bn)
+
+
+def _same_channel_axis(layer: cst.Call, bn: cst.Call) -> bool:
+    data_format = keyword_arg(layer, "data_format")
+    if data_format is not None and not isinstance(data_format.value, cst.SimpleString):
+        return False  # given by a variable: the channel axis is unknown
+    channels_first = data_format is not None and data_format.value.evaluated_value == "channels_first"  # type: ignore[union-attr]
+    axis = _argument(bn, "axis", 0)
+    axis_value = -1 if axis is None else _literal(axis)
+    return axis_value == (1 if channels_first else -1)
