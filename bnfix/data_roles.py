@@ -25,8 +25,10 @@ class Role(enum.Enum):
 _TRAIN_WORDS = frozenset({"train", "training", "tr"})
 _EVAL_WORDS = frozenset({"test", "testing", "val", "valid", "validation", "eval", "evaluation", "holdout", "te"})
 # Words that say how an array was scaled, not what it holds: `x_train_scaled` and `x_test` are counterparts.
-_SCALING_WORDS = frozenset({"scaled", "scale", "std", "standardized", "standardised", "norm", "normalized", "normalised",
-                            "sc", "s", "transformed", "minmax", "raw"})
+_SCALING_WORDS = frozenset({
+    "scaled", "scale", "std", "standardized", "standardised", "norm", "normalized", "normalised", "sc", "s",
+    "transformed", "minmax", "raw",
+})
 _TOKENS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 

@@ -16,18 +16,19 @@ from typing import Iterator, Sequence
 import libcst as cst
 
 from bnfix.dataflow_values import (
-    FRESH, PIPELINE, SCALER_CLASSES, UNKNOWN, Array, Binding, Concat, FitEvent, Flow, Items, ModelEvent, Root, Scaler,
+    FRESH, SCALER_CLASSES, UNKNOWN, Array, Binding, Concat, FitEvent, Flow, Items, ModelEvent, Root, Scaler,
     Scaling, SplitEvent, Value, derived, flatten, rows, scaled, touched,
 )
 from bnfix.rules.base import RuleContext
 
-_PIPELINES = frozenset({"pipeline.Pipeline", "pipeline.make_pipeline", "compose.ColumnTransformer", "compose.make_column_transformer"})
 _SPLIT = "model_selection.train_test_split"
 MODEL_USES = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch", "predict_proba", "predict_classes"})
 _FITTING_METHODS = frozenset({"fit", "fit_transform", "partial_fit", "adapt"})
 _EVENT_METHODS = _FITTING_METHODS | MODEL_USES | {"transform"}
 # Operations that keep the samples and their values: the result is the same data in another container or shape.
-_SAME_DATA_METHODS = frozenset({"reshape", "astype", "copy", "to_numpy", "squeeze", "flatten", "ravel", "drop", "dropna"})
+_SAME_DATA_METHODS = frozenset(
+    {"reshape", "astype", "copy", "to_numpy", "squeeze", "flatten", "ravel", "drop", "dropna"}
+)
 _SAME_DATA_ATTRIBUTES = frozenset({"values", "iloc", "loc"})
 _SAME_DATA_FUNCTIONS = frozenset(
     {"numpy.array", "numpy.asarray", "numpy.expand_dims", "numpy.reshape", "numpy.squeeze", "numpy.copy",
@@ -35,8 +36,14 @@ _SAME_DATA_FUNCTIONS = frozenset(
 )
 _CONCATENATIONS = frozenset({"numpy.concatenate", "numpy.vstack", "numpy.row_stack", "pandas.concat"})
 # Calls into these make new data (np.random.rand, pd.read_csv, keras.datasets...): raw, and of known origin.
-_DATA_LIBRARIES = frozenset({"numpy", "pandas", "tensorflow", "keras", "tf_keras", "sklearn", "scipy", "torch", "torchvision"})
+_DATA_LIBRARIES = frozenset(
+    {"numpy", "pandas", "tensorflow", "keras", "tf_keras", "sklearn", "scipy", "torch", "torchvision"}
+)
 # Builtins and modules that may be handed a scaler without fitting it.
+# Per-sample fits in comprehensions, fits in conditional expressions: how often they ran is unknowable.
+_CONDITIONAL_EXPRESSIONS = (
+    cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.IfExp, cst.BooleanOperation
+)
 _HARMLESS = frozenset({"print", "len", "type", "repr", "str", "isinstance", "id", "joblib", "pickle", "logging"})
 
 
@@ -132,7 +139,8 @@ class _Walker:
             self._bind_name(target.value, value, self.statement)
         elif isinstance(target, (cst.Tuple, cst.List)):
             names = [element.value for element in target.elements]
-            if isinstance(value, SplitEvent) and len(names) == 2 * len(value.inputs) and all(isinstance(n, cst.Name) for n in names):
+            unpacked = len(names) == 2 * len(getattr(value, "inputs", ())) and all(isinstance(n, cst.Name) for n in names)
+            if isinstance(value, SplitEvent) and unpacked:
                 value.targets = names  # type: ignore[assignment]
                 for position, name in enumerate(names):
                     source = value.inputs[position // 2]
@@ -174,7 +182,8 @@ class _Walker:
         """Names written inside a branch or loop: their role survives, their contents become unknown."""
         for name in names:
             old = self.env.get(name)
-            self._set(name, touched(old.value) if old else Array(self._root(name)), None)
+            value = old.value if old else None
+            self._set(name, touched(value) if isinstance(value, Array) else Array(self._root(name)), None)
 
     # --------------------------------------------------------------------------------------------- expressions
 
@@ -184,7 +193,10 @@ class _Walker:
         if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString)):
             return FRESH
         if isinstance(node, (cst.Tuple, cst.List)):
-            return Items(tuple(UNKNOWN if isinstance(e, cst.StarredElement) else self.value(e.value) for e in node.elements))
+            return Items(tuple(
+                UNKNOWN if isinstance(element, cst.StarredElement) else self.value(element.value)
+                for element in node.elements
+            ))
         if isinstance(node, cst.Call):
             return self._call(node)
         if isinstance(node, cst.Attribute):
@@ -200,12 +212,13 @@ class _Walker:
                 self._evaluate_children(element)
             return rows(base, node) if isinstance(base, Array) else UNKNOWN
         if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
-            operands = [self.value(n) for n in ((node.left, node.right) if isinstance(node, cst.BinaryOperation) else (node.expression,))]
+            parts = (node.left, node.right) if isinstance(node, cst.BinaryOperation) else (node.expression,)
+            operands = [self.value(part) for part in parts]
             if all(operand is FRESH for operand in operands):
                 return FRESH
             return next((touched(o) for o in operands if isinstance(o, Array)), UNKNOWN)  # hand scaling: x / 255
-        if isinstance(node, (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.IfExp, cst.BooleanOperation)):
-            self._mark_fitted_inside(node)  # per-sample or conditional fits: how often they ran is unknowable
+        if isinstance(node, _CONDITIONAL_EXPRESSIONS):
+            self._mark_fitted_inside(node)
             return UNKNOWN
         self._evaluate_children(node)
         return UNKNOWN
@@ -241,19 +254,23 @@ class _Walker:
             return Scaler("Normalization", call, normalization_layer=True)
         if sklearn == _SPLIT or sklearn.endswith(".train_test_split"):
             inputs = [(arg, value) for arg, value in zip(call.args, args) if arg.keyword is None and not arg.star]
-            split = SplitEvent(call, self.statement, self._tick(), [v for _, v in inputs], [a for a, _ in inputs])  # type: ignore[arg-type]
+            split = SplitEvent(
+                call, self.statement, self._tick(), [v for _, v in inputs], [a for a, _ in inputs]  # type: ignore[arg-type]
+            )
             self.flow.splits.append(split)
             self.flow.env_at[call] = dict(self.env)
             return split
-        if sklearn in _PIPELINES or sklearn.startswith("pipeline.") or sklearn.startswith("compose."):
-            self._escape(args)
-            return PIPELINE
+        if sklearn.startswith(("pipeline.", "compose.")):
+            self._escape(args)  # a pipeline fits its scalers inside its own fit, on whatever that receives
+            return UNKNOWN
         if qualified in _SAME_DATA_FUNCTIONS and args and isinstance(args[0], Array):
             return args[0]
-        if qualified in _CONCATENATIONS and args and isinstance(args[0], Items) and _keyword(call, "axis") in (None, "0"):
+        joined = qualified in _CONCATENATIONS and args and isinstance(args[0], Items)
+        if joined and _keyword(call, "axis") in (None, "0"):
             return Concat(args[0].values)
         library = qualified is not None and qualified.split(".")[0] in _DATA_LIBRARIES
-        if not library and not (qualified or "").split(".")[0] in _HARMLESS and not (isinstance(func, cst.Name) and func.value in _HARMLESS):
+        called = (qualified or "").split(".")[0] or (func.value if isinstance(func, cst.Name) else "")
+        if not library and called not in _HARMLESS:
             self._escape(args)  # a user helper may fit whatever scaler it is given
         arrays = [a for a in flatten(args) if isinstance(a, (Array, Concat, Scaler))]
         if not arrays:
@@ -264,7 +281,8 @@ class _Walker:
         if isinstance(receiver, Scaler):
             return self._scaler_method(call, receiver, method, args)
         if method == "fit" or method in MODEL_USES:
-            self._model_call(call, receiver, method, args)
+            if isinstance(receiver, Array):  # a named model: `build_model().fit(...)` links to nothing
+                self._model_call(call, receiver, method, args)
             return UNKNOWN
         if isinstance(receiver, Array) and method in _SAME_DATA_METHODS:
             return receiver
@@ -313,7 +331,8 @@ class _Walker:
             for element, value in zip(validation.value.elements[:2], items.values if isinstance(items, Items) else ()):
                 arguments.append(("validation", element.value, value))
         for kind, node, value in arguments:
-            self.flow.model_events.append(ModelEvent(model, kind, value, node, call, self.statement, self._tick()))  # type: ignore[arg-type]
+            event = ModelEvent(model, kind, value, node, call, self.statement, self._tick())  # type: ignore[arg-type]
+            self.flow.model_events.append(event)
         self.flow.env_at[call] = dict(self.env)
 
     def _escape(self, args: list[Value]) -> None:
@@ -324,8 +343,9 @@ class _Walker:
     def _mark_fitted_inside(self, node: cst.CSTNode) -> None:
         for call in _calls(node):
             func = call.func
-            if isinstance(func, cst.Attribute) and func.attr.value in _FITTING_METHODS and isinstance(func.value, cst.Name):
-                binding = self.env.get(func.value.value)
+            fitting = isinstance(func, cst.Attribute) and func.attr.value in _FITTING_METHODS
+            if fitting and isinstance(func.value, cst.Name):  # type: ignore[union-attr]
+                binding = self.env.get(func.value.value)  # type: ignore[union-attr]
                 if binding is not None and isinstance(binding.value, Scaler):
                     binding.value.make_opaque(self._tick())
 

@@ -10,9 +10,10 @@ import libcst as cst
 
 # Fitted on the data, so fitting them on evaluation data leaks it; `Normalizer` rescales each sample on its own
 # (sklearn: "stateless ... the fit method does nothing"), so it only matters for raw-versus-scaled inputs.
-SCALER_CLASSES = frozenset(
-    {"StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler", "QuantileTransformer", "PowerTransformer", "Normalizer"}
-)
+SCALER_CLASSES = frozenset({
+    "StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler", "QuantileTransformer", "PowerTransformer",
+    "Normalizer",
+})
 STATELESS_SCALERS = frozenset({"Normalizer"})
 
 
@@ -108,7 +109,6 @@ class _Opaque:
 TOUCHED = _Opaque("TOUCHED")
 UNKNOWN = _Opaque("UNKNOWN")  # nothing known: a user helper's result, a conditional expression
 FRESH = _Opaque("FRESH")  # new data from a library or a literal (np.random.rand, pd.read_csv, mnist.load_data)
-PIPELINE = _Opaque("PIPELINE")
 
 Value = Union[Array, Scaler, Concat, Items, "SplitEvent", _Opaque]
 

@@ -21,6 +21,7 @@ class StatementEdits:
         self._removed: dict[cst.BaseStatement, bool] = {}  # statement -> keep its comments in place
         self._before: dict[cst.BaseStatement, list[cst.BaseStatement]] = {}
         self._after: dict[cst.BaseStatement, list[cst.BaseStatement]] = {}
+        self._impossible = False
 
     def statement_of(self, node: cst.CSTNode) -> cst.SimpleStatementLine | None:
         for candidate in [node, *self.ctx.ancestors(node)]:
@@ -30,7 +31,9 @@ class StatementEdits:
 
     def replace(self, old: cst.CSTNode, new: cst.CSTNode) -> None:
         statement = self.statement_of(old)
-        assert statement is not None, "only nodes inside simple statements can be replaced"
+        if statement is None:  # in the header of an `if`, `for`, `with`...: not an edit this class makes
+            self._impossible = True
+            return
         self._inner.setdefault(statement, {})[old] = new
 
     def remove(self, statement: cst.BaseStatement, keep_comments: bool = True) -> None:
@@ -43,7 +46,9 @@ class StatementEdits:
         self._after.setdefault(statement, []).extend(new)
 
     def changes(self) -> Mapping[cst.CSTNode, Replacement] | None:
-        """The replacements, or None when the edits would leave a block empty."""
+        """The replacements, or None when the edits would leave a block empty or touch a compound header."""
+        if self._impossible:
+            return None
         carried: dict[cst.BaseStatement, list[cst.EmptyLine]] = {}
         for statement, keep_comments in self._removed.items():
             if self._after.get(statement) or self._before.get(statement) or not keep_comments:
