@@ -126,47 +126,49 @@ class BNPlacement(Rule):
             yield from self._check_chain(ctx, chain, policy)
 
     def _check_chain(self, ctx: RuleContext, chain: Chain, policy: PlacementPolicy) -> Iterator[Violation]:
+        # The pair of steps after a weighted layer that each policy wants swapped, and which of them is the BN.
+        unwanted_pair, bn_index, wanted_side = {
+            PlacementPolicy.POST: ([StepKind.BN, StepKind.ACTIVATION], 0, ("before", "after", "layer -> activation -> BN")),
+            PlacementPolicy.PRE: ([StepKind.ACTIVATION, StepKind.BN], 1, ("after", "before", "layer -> BN -> activation")),
+        }[policy]
         steps = chain.steps
         for i, layer in enumerate(steps[:-1]):
             if layer.kind is not StepKind.WEIGHTED:
                 continue
             following = steps[i + 1 : i + 3]
-            kinds = [step.kind for step in following]
-            if policy is PlacementPolicy.POST and kinds == [StepKind.BN, StepKind.ACTIVATION]:
-                if not layer.info.fused_activation and following[1].info.movable_activation:
-                    activation = following[1].info.activation
-                    yield Violation(
-                        following[0].node,
-                        f"BatchNormalization before the {activation!r} activation; policy 'post' puts it after "
-                        "(layer -> activation -> BN)",
-                        _fix(chain.swap(i + 1), f"Move BatchNormalization after the {activation!r} activation"),
-                    )
-            elif policy is PlacementPolicy.PRE and kinds[:1] == [StepKind.BN] and layer.info.fused_activation:
-                activation = layer.info.activation
-                reference = _activation_layer(ctx, following[0])
-                changes = None
-                if reference is not None and layer.info.activation_node is not None:
-                    activation_layer = cst.Call(func=reference[0], args=[cst.Arg(layer.info.activation_node)])
-                    changes = chain.split_activation(i, i + 1, activation_layer)
+            if policy is PlacementPolicy.PRE and following[0].kind is StepKind.BN and layer.info.fused_activation:
+                yield self._split_violation(ctx, chain, i)
+            elif [step.kind for step in following] == unwanted_pair and not layer.info.fused_activation:
+                bn, activation_step = following[bn_index], following[1 - bn_index]
+                if not activation_step.info.movable_activation:
+                    continue
+                activation = activation_step.info.activation
+                found_side, other_side, order = wanted_side
                 yield Violation(
-                    following[0].node,
-                    f"{layer.info.name} applies the {activation!r} activation before BatchNormalization; policy "
-                    "'pre' puts BN before the activation (layer -> BN -> activation)",
-                    _fix(
-                        changes,
-                        f"Split {activation!r} out of {layer.info.name} into an Activation after BatchNormalization",
-                        reference[1] if reference else (),
-                    ),
+                    bn.node,
+                    f"BatchNormalization {found_side} the {activation!r} activation; policy '{policy.value}' puts it "
+                    f"{other_side} ({order})",
+                    _fix(chain.swap(i + 1), f"Move BatchNormalization {other_side} the {activation!r} activation"),
                 )
-            elif policy is PlacementPolicy.PRE and kinds == [StepKind.ACTIVATION, StepKind.BN]:
-                if not layer.info.fused_activation and following[0].info.movable_activation:
-                    activation = following[0].info.activation
-                    yield Violation(
-                        following[1].node,
-                        f"BatchNormalization after the {activation!r} activation; policy 'pre' puts it before "
-                        "(layer -> BN -> activation)",
-                        _fix(chain.swap(i + 1), f"Move BatchNormalization before the {activation!r} activation"),
-                    )
+
+    def _split_violation(self, ctx: RuleContext, chain: Chain, i: int) -> Violation:
+        layer, bn = chain.steps[i], chain.steps[i + 1]
+        activation = layer.info.activation
+        reference = _activation_layer(ctx, bn)
+        changes = None
+        if reference is not None and layer.info.activation_node is not None:
+            activation_layer = cst.Call(func=reference[0], args=[cst.Arg(layer.info.activation_node)])
+            changes = chain.split_activation(i, i + 1, activation_layer)
+        return Violation(
+            bn.node,
+            f"{layer.info.name} applies the {activation!r} activation before BatchNormalization; policy "
+            "'pre' puts BN before the activation (layer -> BN -> activation)",
+            _fix(
+                changes,
+                f"Split {activation!r} out of {layer.info.name} into an Activation after BatchNormalization",
+                reference[1] if reference else (),
+            ),
+        )
 
 
 def _fix(changes: dict | None, description: str, imports: tuple = ()) -> Fix | None:
