@@ -31,6 +31,8 @@ class OutputFormat(str, Enum):
     text = "text"
     concise = "concise"
     json = "json"
+    sarif = "sarif"
+    github = "github"
 
 
 PathsArg = typer.Argument(None, help="Files or directories (default: the current directory); '-' reads stdin.")
@@ -44,6 +46,10 @@ FormatOpt = typer.Option(OutputFormat.text, "--format", help="Report format.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Print only findings and errors, no summary.")
 StdinNameOpt = typer.Option(None, "--stdin-filename", help="The path of the source read from stdin (config, messages).")
 JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes for many files (default: CPU count).")
+MaxSizeOpt = typer.Option(
+    None, "--max-file-size", min=0.001, help="Megabytes of code above which a file is reported, not parsed (default: 2)."
+)
+NoProgressOpt = typer.Option(False, "--no-progress", help="Never draw the progress bar (drawn only on a terminal, for long runs).")
 
 
 def _split(values: Optional[List[str]]) -> Optional[tuple[str, ...]]:
@@ -69,13 +75,13 @@ def _settings(paths: List[Path], policy, select, ignore, exclude, unsafe_fixes, 
 
 
 def _source_paths(paths: List[Path], settings: Settings) -> list[Path]:
-    from bnfix.files import discover
+    from bnfix.files import CHECKED_SUFFIXES, discover
 
     missing = [path for path in paths if not path.exists()]
     if missing:
         typer.echo(f"error: no such file or directory: {missing[0]}", err=True)
         raise typer.Exit(EXIT_ERROR)
-    return list(discover(paths, settings.exclude))
+    return list(discover(paths, settings.exclude, CHECKED_SUFFIXES))
 
 
 def _exit_code(results, *, changed_counts: bool = False) -> int:
@@ -86,13 +92,35 @@ def _exit_code(results, *, changed_counts: bool = False) -> int:
     return EXIT_CLEAN
 
 
+def _proposes_fixes(output_format: OutputFormat) -> bool:
+    """SARIF carries the repair in `check` too, so that code-scanning UIs can offer it."""
+    return output_format is OutputFormat.sarif
+
+
+def _max_size(max_mb: Optional[float]) -> tuple[float, ...]:
+    return () if max_mb is None else (max_mb,)
+
+
+def _run_files(
+    paths: list[Path], settings: Settings, fix: bool, jobs, output_format: OutputFormat, no_progress: bool, max_mb: Optional[float]
+) -> list:
+    from bnfix.process import process_files
+    from bnfix.progress import with_progress
+
+    propose = not fix and _proposes_fixes(output_format)
+    results = process_files(paths, settings, fix, jobs, propose, *_max_size(max_mb))
+    return list(with_progress(results, len(paths), "bnfix apply" if fix else "bnfix check", enabled=not no_progress))
+
+
 def _print_report(results, output_format: OutputFormat, applied: bool, quiet: bool) -> None:
     from bnfix.report import RENDERERS
 
     sys.stdout.write(RENDERERS[output_format.value](results, applied, quiet))
 
 
-def _run_stdin(stdin_filename: Optional[Path], settings: Settings, fix: bool, output_format: OutputFormat, quiet: bool) -> int:
+def _run_stdin(
+    stdin_filename: Optional[Path], settings: Settings, fix: bool, output_format: OutputFormat, quiet: bool, max_mb: Optional[float]
+) -> int:
     """IDE mode: source on stdin; `apply` writes the fixed source to stdout and findings to stderr."""
     from bnfix.files import ReadError, decode_source
     from bnfix.process import FileResult, FileError, process_text
@@ -102,7 +130,7 @@ def _run_stdin(stdin_filename: Optional[Path], settings: Settings, fix: bool, ou
     path = stdin_filename or Path("-")
     try:
         text = decode_source(data)
-        result = process_text(path, text, settings, fix)
+        result = process_text(path, text, settings, fix, _proposes_fixes(output_format), *_max_size(max_mb))
     except ReadError as error:
         result = FileResult(path, error=FileError(f"cannot read: {error}"))
     if fix:
@@ -129,15 +157,15 @@ def check(
     quiet: bool = QuietOpt,
     stdin_filename: Optional[Path] = StdinNameOpt,
     jobs: Optional[int] = JobsOpt,
+    no_progress: bool = NoProgressOpt,
+    max_file_size: Optional[float] = MaxSizeOpt,
 ) -> None:
     """Report findings; exit 1 if there are any."""
-    from bnfix.process import process_files
-
     paths = paths or [Path(".")]
     settings = _settings([stdin_filename] if stdin_filename else paths, policy, select, ignore, exclude, unsafe_fixes, keras_version)
     if paths == [Path("-")]:
-        raise typer.Exit(_run_stdin(stdin_filename, settings, False, output_format, quiet))
-    results = list(process_files(_source_paths(paths, settings), settings, fix=False, jobs=jobs))
+        raise typer.Exit(_run_stdin(stdin_filename, settings, False, output_format, quiet, max_file_size))
+    results = _run_files(_source_paths(paths, settings), settings, False, jobs, output_format, no_progress, max_file_size)
     _print_report(results, output_format, applied=False, quiet=quiet)
     raise typer.Exit(_exit_code(results))
 
@@ -156,16 +184,18 @@ def apply(
     quiet: bool = QuietOpt,
     stdin_filename: Optional[Path] = StdinNameOpt,
     jobs: Optional[int] = JobsOpt,
+    no_progress: bool = NoProgressOpt,
+    max_file_size: Optional[float] = MaxSizeOpt,
 ) -> None:
     """Repair files in place (or show the repair as a diff with --diff)."""
-    from bnfix.process import process_files, write_result
+    from bnfix.process import write_result
     from bnfix.report.diff import unified_diff
 
     paths = paths or [Path(".")]
     settings = _settings([stdin_filename] if stdin_filename else paths, policy, select, ignore, exclude, unsafe_fixes, keras_version)
     if paths == [Path("-")]:
-        raise typer.Exit(_run_stdin(stdin_filename, settings, True, output_format, quiet))
-    results = list(process_files(_source_paths(paths, settings), settings, fix=True, jobs=jobs))
+        raise typer.Exit(_run_stdin(stdin_filename, settings, True, output_format, quiet, max_file_size))
+    results = _run_files(_source_paths(paths, settings), settings, True, jobs, output_format, no_progress, max_file_size)
     if diff:
         sys.stdout.write("".join(unified_diff(result) for result in results))
         errors = [r for r in results if r.error]
@@ -206,6 +236,11 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. BNF101.")) -
         typer.echo(f"error: unknown rule code {code!r}; `bnfix rules` lists them", err=True)
         raise typer.Exit(EXIT_ERROR)
     typer.echo(f"# {rule.code} ({rule.name})\n\n{rule.summary}.\n\n{rule.documentation()}")
+
+
+from bnfix.verify.command import verify as verify_command  # noqa: E402  (`bnfix verify`, issue #5)
+
+app.command(name="verify")(verify_command)
 
 
 def main() -> None:

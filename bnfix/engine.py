@@ -17,6 +17,7 @@ from bnfix.rules import Rule, enabled_rules
 from bnfix.rules.base import Fix, FixSafety, RuleContext, Violation
 from bnfix.settings import Settings
 from bnfix.suppressions import find_suppressions
+from bnfix.syntax_check import python_syntax_problem
 
 MAX_PASSES = 25
 
@@ -60,9 +61,15 @@ class SourceResult:
 
 
 def parse(source: str) -> cst.Module:
+    # CPython looks first: it refuses the nesting that crashes libcst's parser, and words syntax errors better.
+    problem = python_syntax_problem(source)
+    if problem is not None and problem.fatal:
+        raise SourceError(problem.message, problem.line, problem.column)
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as error:
+        if problem is not None:
+            raise SourceError(problem.message, problem.line, problem.column) from None
         raise SourceError(f"syntax error: {error.message}", error.raw_line, error.raw_column + 1) from None
     except (RecursionError, MemoryError) as error:  # pathological nesting
         raise SourceError(f"cannot parse: {type(error).__name__}") from None

@@ -8,6 +8,7 @@ given the original's mode, then `os.replace`d over it; a symlink is followed so 
 from __future__ import annotations
 
 import codecs
+import errno
 import io
 import os
 import stat
@@ -15,11 +16,14 @@ import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 SOURCE_SUFFIXES = (".py",)
+# What `check`/`apply` read: modules and Jupyter notebooks. `verify` runs scripts, so it keeps SOURCE_SUFFIXES.
+CHECKED_SUFFIXES = (".py", ".ipynb")
 SKIPPED_DIRECTORIES = frozenset(
     {
         ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", ".env", "env", "__pycache__", "build", "dist",
@@ -70,6 +74,10 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path`'s content with `data` in one step; the old file stays whole if anything fails."""
     target = Path(os.path.realpath(path))
     mode = stat.S_IMODE(target.stat().st_mode)
+    # Replacing through the directory would succeed on a read-only file (and as root, always): honour the mode
+    # the way an editor does, rather than silently rewriting a file someone protected.
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
+        raise PermissionError(errno.EACCES, "file is read-only", str(path))
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".bnfix")
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -84,9 +92,9 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def discover(paths: Iterable[Path], exclude: Iterable[str] = ()) -> Iterator[Path]:
+def discover(paths: Iterable[Path], exclude: Iterable[str] = (), suffixes: tuple[str, ...] = SOURCE_SUFFIXES) -> Iterator[Path]:
     """Source files under `paths`, in a stable order; a file named explicitly is always included."""
-    excluded = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+    excluded = None
     seen: set[Path] = set()
     for root in paths:
         if root.is_file() or not root.exists():
@@ -94,13 +102,21 @@ def discover(paths: Iterable[Path], exclude: Iterable[str] = ()) -> Iterator[Pat
                 seen.add(root)
                 yield root
             continue
-        for found in _walk(root, excluded, []):
+        if excluded is None:
+            import pathspec  # only a directory walk needs it: an editor checking one file does not pay for it
+
+            excluded = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+        for found in _walk(root, excluded, [], suffixes):
             if found not in seen:
                 seen.add(found)
                 yield found
 
 
-def _walk(directory: Path, excluded: pathspec.PathSpec, ignores: list[tuple[Path, pathspec.PathSpec]]) -> Iterator[Path]:
+def _walk(
+    directory: Path, excluded: pathspec.PathSpec, ignores: list[tuple[Path, pathspec.PathSpec]], suffixes: tuple[str, ...]
+) -> Iterator[Path]:
+    import pathspec
+
     gitignore = directory / ".gitignore"
     if gitignore.is_file():
         try:
@@ -120,8 +136,8 @@ def _walk(directory: Path, excluded: pathspec.PathSpec, ignores: list[tuple[Path
             continue
         if is_dir:
             if not entry.is_symlink():
-                yield from _walk(entry, excluded, ignores)
-        elif entry.suffix in SOURCE_SUFFIXES:
+                yield from _walk(entry, excluded, ignores, suffixes)
+        elif entry.suffix in suffixes:
             yield entry
 
 

@@ -6,11 +6,21 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
-from bnfix.engine import Diagnostic, SourceError, SourceResult, check_source, fix_source
+from bnfix.engine import Diagnostic, SourceError, SourceResult, check_source, fix_source, might_apply
 from bnfix.files import ReadError, SourceText, read_source, write_atomic
+from bnfix.rules import enabled_rules
+from bnfix.rules.base import FixSafety
 from bnfix.settings import Settings
+
+if TYPE_CHECKING:
+    from bnfix.notebooks import NotebookMap
+
+NOTEBOOK_SUFFIX = ".ipynb"
+# libcst needs about 600 bytes of memory per byte of source (a 5 MB module: ~3 GB and ~20 s just to parse, minutes
+# with the rules), so larger code is reported instead of parsed. `--max-file-size` moves the limit.
+DEFAULT_MAX_CODE_MB = 2.0
 
 # Below this many files a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 24
@@ -32,45 +42,131 @@ class FileResult:
     fixed: list[Diagnostic] = field(default_factory=list)
     error: FileError | None = None
     text: SourceText | None = None  # how to encode `source` back to bytes
+    # Notebooks: `original`/`source` are the .ipynb text, while diagnostic and error lines are lines of the module
+    # the code cells were joined into; this map turns them into cells (for people) and file lines (for CI).
+    notebook: NotebookMap | None = None
 
     @property
     def changed(self) -> bool:
         return self.error is None and self.source != self.original
 
+    def location(self, line: int, column: int) -> str:
+        """`path:line:col`, or ruff's `path:cell N:line:col` for a notebook."""
+        if self.notebook is None:
+            return f"{self.path}:{line}:{column}"
+        cell, cell_line = self.notebook.cell_location(line)
+        return f"{self.path}:cell {cell}:{cell_line}:{column}"
 
-def process_text(path: Path, text: SourceText, settings: Settings, fix: bool) -> FileResult:
-    """Check or fix one decoded source."""
+    def cell(self, line: int) -> int | None:
+        return None if self.notebook is None else self.notebook.cell_location(line)[0]
+
+    def file_line(self, line: int) -> int:
+        """The line of the file itself (for a notebook: the JSON line holding that source line)."""
+        return line if self.notebook is None else self.notebook.file_line(line)
+
+
+def analyse(source: str, settings: Settings, fix: bool, propose: bool = False) -> SourceResult:
+    """Check or fix; with `propose`, check but also compute what `apply` would write (SARIF carries it as fixes)."""
     try:
-        result: SourceResult = fix_source(text.text, settings) if fix else check_source(text.text, settings)
+        if fix:
+            return fix_source(source, settings)
+        checked = check_source(source, settings)
+        if propose and any(_would_apply(d, settings) for d in checked.diagnostics):
+            return SourceResult(source, fix_source(source, settings).source, checked.diagnostics)
+        return checked
+    except RecursionError:  # a tree that parses but is too deep for the rules' visitors (e.g. 300 unary minuses)
+        raise SourceError("cannot check: the code is nested too deeply for bnfix's analysis") from None
+
+
+def _would_apply(diagnostic: Diagnostic, settings: Settings) -> bool:
+    return diagnostic.fix_safety is FixSafety.SAFE or (diagnostic.fix_safety is FixSafety.UNSAFE and settings.unsafe_fixes)
+
+
+def process_text(
+    path: Path, text: SourceText, settings: Settings, fix: bool, propose: bool = False, max_code_mb: float = DEFAULT_MAX_CODE_MB
+) -> FileResult:
+    """Check or fix one decoded source (a module, or a notebook's JSON when `path` ends in .ipynb)."""
+    if path.suffix == NOTEBOOK_SUFFIX:
+        return _process_notebook(path, text, settings, fix, propose, max_code_mb)
+    if _too_large(text.text, max_code_mb) and might_apply(text.text, enabled_rules(settings)):
+        return FileResult(path, text.text, text.text, error=_too_large_error(text.text, max_code_mb), text=text)
+    try:
+        result = analyse(text.text, settings, fix, propose)
     except SourceError as error:
         return FileResult(path, text.text, text.text, error=FileError(error.message, error.line, error.column), text=text)
     return FileResult(path, result.original, result.source, result.diagnostics, result.fixed, text=text)
 
 
-def process_file(path: Path, settings: Settings, fix: bool) -> FileResult:
+def _too_large(code: str, max_code_mb: float) -> bool:
+    return len(code) > max_code_mb * 1_000_000
+
+
+def _too_large_error(code: str, max_code_mb: float) -> FileError:
+    return FileError(
+        f"not checked: {len(code) / 1_000_000:.1f} MB of code is over the {max_code_mb:g} MB limit "
+        "(parsing needs ~600x that in memory); raise it with --max-file-size or exclude the file"
+    )
+
+
+def _process_notebook(path: Path, text: SourceText, settings: Settings, fix: bool, propose: bool, max_code_mb: float) -> FileResult:
+    raw = text.text
+    # Rule names appear unescaped in the JSON, so the byte prefilter works before nbformat is even imported.
+    if not might_apply(raw, enabled_rules(settings)):
+        return FileResult(path, raw, raw, text=text)
+    from bnfix.notebooks import NotebookError, join_cells, read_notebook, split_module, write_notebook
+
+    try:
+        notebook = read_notebook(raw)
+    except NotebookError as error:
+        return FileResult(path, raw, raw, error=FileError(str(error)), text=text)
+    if not notebook.is_python or not notebook.cells:
+        return FileResult(path, raw, raw, text=text)
+    joined = join_cells(notebook)
+    if _too_large(joined.module, max_code_mb):  # only the code counts: outputs may be megabytes of images
+        return FileResult(path, raw, raw, error=_too_large_error(joined.module, max_code_mb), text=text)
+    try:
+        result = analyse(joined.module, settings, fix, propose)
+        new_raw = write_notebook(notebook, split_module(result.source, joined)) if result.changed else raw
+    except SourceError as error:
+        failure = FileError(error.message, error.line, error.column)
+        return FileResult(path, raw, raw, error=failure, text=text, notebook=joined.map)
+    except NotebookError as error:
+        return FileResult(path, raw, raw, error=FileError(str(error)), text=text)
+    return FileResult(path, raw, new_raw, result.diagnostics, result.fixed, text=text, notebook=joined.map)
+
+
+def process_file(
+    path: Path, settings: Settings, fix: bool, propose: bool = False, max_code_mb: float = DEFAULT_MAX_CODE_MB
+) -> FileResult:
     try:
         text = read_source(path)
     except ReadError as error:
         return FileResult(path, error=FileError(f"cannot read: {error}"))
-    return process_text(path, text, settings, fix)
+    return process_text(path, text, settings, fix, propose, max_code_mb)
 
 
 def process_files(
-    paths: Sequence[Path], settings: Settings, fix: bool, jobs: int | None = None
+    paths: Sequence[Path],
+    settings: Settings,
+    fix: bool,
+    jobs: int | None = None,
+    propose: bool = False,
+    max_code_mb: float = DEFAULT_MAX_CODE_MB,
 ) -> Iterator[FileResult]:
     """Results in the order of `paths`, whatever the order the workers finish in."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     if workers <= 1 or len(paths) < PARALLEL_THRESHOLD:
         for path in paths:
-            yield process_file(path, settings, fix)
+            yield process_file(path, settings, fix, propose, max_code_mb)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         chunk = max(1, len(paths) // (workers * 8))
-        yield from pool.map(_process_for_pool, paths, [settings] * len(paths), [fix] * len(paths), chunksize=chunk)
+        repeat = [(settings, fix, propose, max_code_mb)] * len(paths)
+        yield from pool.map(_process_for_pool, paths, repeat, chunksize=chunk)
 
 
-def _process_for_pool(path: Path, settings: Settings, fix: bool) -> FileResult:
-    return process_file(path, settings, fix)
+def _process_for_pool(path: Path, options: tuple) -> FileResult:
+    return process_file(path, *options)
 
 
 def write_result(result: FileResult) -> None:

@@ -1,4 +1,5 @@
-"""Rendering results for people (text), editors (concise) and machines (json); diffs for reviewers."""
+"""Rendering results for people (text), editors (concise), machines (json), code scanning (sarif) and GitHub
+Actions annotations (github); diffs for reviewers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from typing import Callable, Sequence
 
 from bnfix.process import FileResult
 from bnfix.report.concise import render_concise
+from bnfix.report.github import render_github
 from bnfix.report.json import render_json
+from bnfix.report.sarif import render_sarif
 from bnfix.report.text import render_text
 
 Renderer = Callable[[Sequence[FileResult], bool, bool], str]  # (results, applied, quiet)
@@ -15,4 +18,6 @@ RENDERERS: dict[str, Renderer] = {
     "text": render_text,
     "concise": render_concise,
     "json": render_json,
+    "sarif": render_sarif,
+    "github": render_github,
 }

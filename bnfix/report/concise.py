@@ -11,7 +11,7 @@ def render_concise(results: Sequence[FileResult], applied: bool, quiet: bool = F
     lines = []
     for result in results:
         if result.error is not None:
-            lines.append(f"{result.path}:{result.error.line}:{result.error.column}: error: {result.error.message}")
+            lines.append(f"{result.location(result.error.line, result.error.column)}: error: {result.error.message}")
         for d in result.diagnostics:
-            lines.append(f"{result.path}:{d.line}:{d.column}: {d.code} {d.message}")
+            lines.append(f"{result.location(d.line, d.column)}: {d.code} {d.message}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -1,4 +1,7 @@
-"""Machine-readable findings, one object per finding (ruff's JSON shape, with bnfix's fix safety)."""
+"""Machine-readable findings, one object per finding (ruff's JSON shape, with bnfix's fix safety).
+
+In a notebook, rows are cell-relative and carry the cell's number, as ruff's do.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +20,11 @@ def findings_as_dicts(results: Sequence[FileResult]) -> list[dict]:
                     "filename": str(result.path),
                     "code": None,
                     "message": result.error.message,
-                    "location": {"row": result.error.line, "column": result.error.column},
-                    "end_location": {"row": result.error.line, "column": result.error.column},
+                    "location": _row(result, result.error.line, result.error.column),
+                    "end_location": _row(result, result.error.line, result.error.column),
                     "fix": None,
                     "error": True,
+                    **_cell(result, result.error.line),
                 }
             )
         for d in result.diagnostics:
@@ -30,13 +34,24 @@ def findings_as_dicts(results: Sequence[FileResult]) -> list[dict]:
                     "filename": str(result.path),
                     "code": d.code,
                     "message": d.message,
-                    "location": {"row": d.line, "column": d.column},
-                    "end_location": {"row": d.end_line, "column": d.end_column},
+                    "location": _row(result, d.line, d.column),
+                    "end_location": _row(result, d.end_line, d.end_column),
                     "fix": fix,
                     "error": False,
+                    **_cell(result, d.line),
                 }
             )
     return rows
+
+
+def _row(result: FileResult, line: int, column: int) -> dict:
+    if result.notebook is not None:
+        line = result.notebook.cell_location(line)[1]
+    return {"row": line, "column": column}
+
+
+def _cell(result: FileResult, line: int) -> dict:
+    return {} if result.notebook is None else {"cell": result.notebook.cell_location(line)[0]}
 
 
 def render_json(results: Sequence[FileResult], applied: bool, quiet: bool = False) -> str:

@@ -13,10 +13,10 @@ def render_text(results: Sequence[FileResult], applied: bool, quiet: bool = Fals
     remaining = [d for result in results for d in result.diagnostics]
     for result in results:
         if result.error is not None:
-            lines.append(f"{result.path}:{result.error.line}:{result.error.column}: error: {result.error.message}")
+            lines.append(f"{result.location(result.error.line, result.error.column)}: error: {result.error.message}")
         for d in result.diagnostics:
             marker = " [*]" if d.fix_safety is FixSafety.SAFE else ""
-            lines.append(f"{result.path}:{d.line}:{d.column}: {d.code}{marker} {d.message}")
+            lines.append(f"{result.location(d.line, d.column)}: {d.code}{marker} {d.message}")
             if d.fix_description:
                 unsafe = " (unsafe fix: needs --unsafe-fixes)" if d.fix_safety is FixSafety.UNSAFE else ""
                 lines.append(f"    fix: {d.fix_description}{unsafe}")

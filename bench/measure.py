@@ -1,0 +1,70 @@
+"""Run a command and measure it: wall time, CPU time, and peak memory of the whole process tree.
+
+Peak memory is sampled every 10 ms as the summed RSS of the process and its descendants (a process pool's
+workers included), read from /proc; `max_process_mb` is the kernel's ru_maxrss of the largest single process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+@dataclass
+class Measurement:
+    wall_s: float
+    cpu_s: float
+    peak_tree_mb: float
+    max_process_mb: float
+    returncode: int
+    crashed: bool  # a Python traceback on stderr (an uncaught exception also exits 1, like findings)
+
+    def as_dict(self) -> dict:
+        return {key: round(value, 3) if isinstance(value, float) else value for key, value in asdict(self).items()}
+
+
+def run_measured(command: list[str], stdin_path: Path | None = None, cwd: Path | None = None) -> Measurement:
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    stderr = tempfile.TemporaryFile()
+    try:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr, cwd=cwd)
+        peak_kb = 0
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_kb = max(peak_kb, _tree_rss_kb(process.pid))
+            time.sleep(0.01)
+        wall = time.perf_counter() - start
+        stderr.seek(0)
+        crashed = b"Traceback (most recent call last)" in stderr.read()
+    finally:
+        stderr.close()
+        if stdin_path:
+            stdin.close()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measurement(wall, cpu, peak_kb / 1024, usage.ru_maxrss / 1024, process.returncode, crashed)
+
+
+def _tree_rss_kb(pid: int) -> int:
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/statm") as handle:
+                total += int(handle.read().split()[1]) * PAGE_KB
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    pending.extend(int(child) for child in handle.read().split())
+        except (OSError, ValueError):
+            continue  # the process ended between two reads
+    return total

@@ -1,0 +1,170 @@
+"""`bnfix verify SCRIPT|DIR...`: repair like `apply`, retrain both versions, compare, report.
+
+Exit codes: 3 when any repaired script is worse or newly crashes; otherwise 2 when a script could not be
+verified (or the arguments/configuration are wrong); otherwise 0.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from bnfix.config import ConfigError, load_settings, parse_keras_version, parse_policy
+from bnfix.settings import PlacementPolicy, Settings
+
+# The runner (and through it libcst) is imported when a command runs, not when `bnfix --help` builds the CLI.
+
+EXIT_OK, EXIT_ERROR, EXIT_REGRESSION = 0, 2, 3
+DEFAULT_PATHS = [Path("fixtures")]
+
+
+def _split(values: Optional[List[str]], upper: bool = True) -> Optional[tuple[str, ...]]:
+    if not values:
+        return None
+    parts = (part.strip() for value in values for part in value.split(","))
+    return tuple(part.upper() if upper else part for part in parts if part)
+
+
+def settings_for(paths: list[Path], policy, select, ignore, exclude, unsafe_fixes, keras_version) -> Settings:
+    overrides = {
+        "policy": parse_policy(policy) if policy else None,
+        "select": _split(select),
+        "ignore": _split(ignore),
+        "exclude": _split(exclude, upper=False),
+        "unsafe_fixes": unsafe_fixes,
+        "keras_version": parse_keras_version(keras_version) if keras_version else None,
+    }
+    return load_settings(paths, overrides)
+
+
+def discover_scripts(paths: list[Path], settings: Settings) -> list[Path]:
+    from bnfix.files import discover
+
+    return list(discover(paths, settings.exclude))
+
+
+def verify(
+    paths: Optional[List[Path]] = typer.Argument(None, help="Scripts or directories to verify (default: fixtures/)."),
+    seeds: int = typer.Option(3, "--seeds", min=1, help="Runs per version, each with its own seed; verdicts need 2 or more."),
+    first_seed: int = typer.Option(0, "--seed", help="The first seed; runs use seed, seed+1, ..."),
+    timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="Seconds one run of one script may take."),
+    policy: Optional[str] = typer.Option(None, "--policy", help="BN placement for the repair: post, pre or keep."),
+    compare_policies: bool = typer.Option(False, "--compare-policies", help="Retrain the post, pre and keep repairs side by side."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write every number to this JSON file ('-' for stdout)."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Comma-separated rule codes or prefixes to run."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Comma-separated rule codes or prefixes to skip."),
+    exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Comma-separated gitignore-style patterns to skip."),
+    unsafe_fixes: Optional[bool] = typer.Option(None, "--unsafe-fixes/--no-unsafe-fixes", help="Also apply fixes that may change behaviour."),
+    keras_version: Optional[str] = typer.Option(None, "--keras-version", help="Target Keras version (e.g. 3.14)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: 2, or 1 on a single core)."),
+    max_copy_mb: float = typer.Option(200.0, "--max-copy-mb", min=0.0, help="Largest script directory copied for a run."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+) -> None:
+    """Retrain the original and the repaired version of each script, compare them, and report."""
+    paths = list(paths or DEFAULT_PATHS)
+    missing = [path for path in paths if not path.exists()]
+    if missing:
+        typer.echo(f"error: no such file or directory: {missing[0]}", err=True)
+        raise typer.Exit(EXIT_ERROR)
+    try:
+        settings = settings_for(paths, policy, select, ignore, exclude, unsafe_fixes, keras_version)
+    except ConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    scripts = discover_scripts(paths, settings)
+    if not scripts:
+        typer.echo(f"error: no Python scripts under {', '.join(map(str, paths))}", err=True)
+        raise typer.Exit(EXIT_ERROR)
+    from bnfix.verify.runner import RunOptions, default_jobs, seeds_from
+
+    options = RunOptions(
+        seeds=seeds_from(seeds, first_seed),
+        timeout=timeout,
+        jobs=jobs or default_jobs(),
+        max_copy_bytes=int(max_copy_mb * 1024 * 1024),
+    )
+    code = run_verify(scripts, settings, options, compare_policies=compare_policies, json_path=json_path, quiet=quiet)
+    raise typer.Exit(code)
+
+
+def run_verify(
+    scripts: list[Path],
+    settings: Settings,
+    options,
+    *,
+    compare_policies: bool = False,
+    json_path: Path | None = None,
+    quiet: bool = False,
+) -> int:
+    """Plan, run, print the table (and write the JSON); the exit code. `options` is a runner.RunOptions."""
+    from rich.console import Console
+
+    from bnfix.verify.compare import Verdict
+    from bnfix.verify.report import build_rows, compare_policies as policy_comparisons, json_document, render_table, write_json
+    from bnfix.verify.runner import ScriptPlan, plan_script, run_plans
+
+    start = time.perf_counter()
+    policies = list(PlacementPolicy) if compare_policies else None
+    plans = [plan_script(path, settings, policies) for path in scripts]
+    errors = Console(stderr=True, highlight=False)
+    to_run = sum(1 + len({v.source for v in plan.variants}) for plan in plans if plan.variants and not plan.error)
+    if not quiet and to_run:
+        errors.print(f"bnfix verify: {to_run} script versions x {len(options.seeds)} seeds, {options.jobs} at a time")
+
+    def progress(plan: ScriptPlan, name: str, seconds: float) -> None:
+        if not quiet:
+            errors.print(f"  ran {plan.path} ({name}) in {seconds:.1f} s")
+
+    outcomes = run_plans(plans, options, progress)
+    rows = build_rows(outcomes)
+    comparisons = policy_comparisons(outcomes) if compare_policies else []
+    if any(row.verdict.is_regression for row in rows):
+        code = EXIT_REGRESSION
+    elif any(row.verdict is Verdict.ERROR for row in rows):
+        code = EXIT_ERROR
+    else:
+        code = EXIT_OK
+    # With `--json -`, stdout carries the JSON alone and the table goes to stderr.
+    to_stderr = json_path is not None and str(json_path) == "-"
+    console = Console(stderr=to_stderr, highlight=False, width=None if (sys.stderr if to_stderr else sys.stdout).isatty() else 200)
+    render_table(rows, comparisons, console, show_policy=compare_policies)
+    elapsed = time.perf_counter() - start
+    if not quiet:
+        errors.print(f"verified {len(scripts)} script(s) in {elapsed:.1f} s")
+    if json_path is not None:
+        described = {
+            "policy": settings.policy.value,
+            "select": list(settings.select),
+            "ignore": list(settings.ignore),
+            "unsafe_fixes": settings.unsafe_fixes,
+            "compare_policies": compare_policies,
+        }
+        write_json(json_path, json_document(rows, comparisons, options, described, elapsed, code))
+    return code
+
+
+def verify_repairs(
+    paths: list[Path], settings: Settings, *, seeds: int = 3, timeout: float = 300.0, jobs: int | None = None
+) -> dict[Path, tuple[bool, str]]:
+    """For `bnfix apply --verify`: per file, (not worse?, "verdict: reason").
+
+    Every file is repaired exactly as `apply` would, and original and repair are retrained in one session (one
+    TensorFlow import per worker for all files). False means the repair is worse or newly crashes, and the
+    caller should hold the file back; a file with nothing to repair, or that cannot be verified, is not worse
+    (the caller reports parse errors itself).
+    """
+    from bnfix.verify.report import build_rows
+    from bnfix.verify.runner import RunOptions, default_jobs, plan_script, run_plans, seeds_from
+
+    options = RunOptions(seeds=seeds_from(seeds), timeout=timeout, jobs=jobs or default_jobs())
+    rows = build_rows(run_plans([plan_script(path, settings) for path in paths], options))
+    return {row.path: (not row.verdict.is_regression, f"{row.verdict.value}: {row.judgement.reason}") for row in rows}
+
+
+def verification_is_not_worse(path: Path, settings: Settings, **options) -> bool:
+    """`verify_repairs` for one file: False when its repair is worse or newly crashes."""
+    return verify_repairs([path], settings, **options)[path][0]

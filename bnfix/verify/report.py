@@ -1,0 +1,212 @@
+"""What `bnfix verify` shows: a rich table (one row per repaired version of a script) and the `--json` document."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from bnfix.verify.compare import METRICS, Change, Judgement, MetricComparison, Summary, Verdict, judge, outcome_counts
+from bnfix.verify.runner import RunOptions, ScriptRuns
+
+JSON_FORMAT_VERSION = 1
+COLUMNS = {
+    "train_loss": "train loss",
+    "val_loss": "val loss",
+    "test_loss": "test loss",
+    "inference_gap": "inference gap",
+    "moving_stat_error": "moving-stat error",
+}
+VERDICT_STYLES = {
+    Verdict.IMPROVED: "bold green",
+    Verdict.FIXED_CRASH: "bold green",
+    Verdict.WORSE: "bold red",
+    Verdict.NEW_CRASH: "bold red",
+    Verdict.STILL_CRASHES: "yellow",
+    Verdict.ERROR: "bold magenta",
+}
+
+
+@dataclass
+class Row:
+    """One repaired version of one script against its original (or why there is nothing to compare)."""
+
+    path: Path
+    policy: str | None
+    rules: list[str]
+    judgement: Judgement
+    before: list[dict] = field(default_factory=list)
+    after: list[dict] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.judgement.verdict
+
+
+@dataclass
+class PolicyComparison:
+    path: Path
+    baseline: str
+    candidate: str
+    judgement: Judgement
+
+
+def build_rows(outcomes: Sequence[ScriptRuns]) -> list[Row]:
+    rows: list[Row] = []
+    for outcome in outcomes:
+        plan = outcome.plan
+        if outcome.error is not None:
+            rows.append(Row(plan.path, None, [], Judgement(Verdict.ERROR, outcome.error)))
+            continue
+        if not plan.variants:
+            rows.append(Row(plan.path, None, [], Judgement(Verdict.NOTHING_TO_REPAIR, "no fix applies")))
+            continue
+        for variant in plan.variants:
+            after = outcome.variants[variant.policy]
+            rows.append(Row(plan.path, variant.policy, variant.fixed, judge(outcome.original, after), outcome.original, after))
+    return rows
+
+
+def compare_policies(outcomes: Sequence[ScriptRuns], baseline: str = "post", candidate: str = "pre") -> list[PolicyComparison]:
+    """`candidate` against `baseline` for every script, where the two policies give different code."""
+    comparisons = []
+    for outcome in outcomes:
+        if outcome.error is not None or not outcome.plan.variants:
+            continue
+        versions = {name: outcome.variants.get(name, outcome.original) for name in (baseline, candidate)}
+        if versions[baseline] is versions[candidate]:
+            continue  # both policies give the same text (or both leave the script as it was)
+        comparisons.append(
+            PolicyComparison(outcome.plan.path, baseline, candidate, judge(versions[baseline], versions[candidate]))
+        )
+    return comparisons
+
+
+# ------------------------------------------------------------------------------------------------ the table
+
+
+def format_summary(summary: Summary | None) -> str:
+    if summary is None:
+        return "—"
+    if not summary.n:
+        return "nan"
+    text = f"{summary.mean:.3g}" if summary.n == 1 else f"{summary.mean:.3g}±{summary.spread:.2g}"
+    return text + (f" ({summary.non_finite} nan)" if summary.non_finite else "")
+
+
+def format_comparison(comparison: MetricComparison) -> str:
+    if comparison.before is None and comparison.after is None:
+        return ""
+    text = f"{format_summary(comparison.before)} → {format_summary(comparison.after)}"
+    style = {Change.BETTER: "green", Change.WORSE: "red"}.get(comparison.change)
+    return f"[{style}]{text}[/{style}]" if style else text
+
+
+def format_outcomes(runs: Sequence[dict]) -> str:
+    """`ok`, `crash`, or the mix (`2 ok, 1 crash`) over the seeds."""
+    counts = outcome_counts(runs)
+    if not counts:
+        return "—"
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+
+
+def render_table(rows: Sequence[Row], comparisons: Sequence[PolicyComparison], console, show_policy: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="bnfix verify", show_lines=True)
+    table.add_column("script", overflow="fold")
+    if show_policy:
+        table.add_column("policy")
+    table.add_column("rules")
+    seeds = max((len(row.before) for row in rows), default=0)
+    table.add_column(f"runs ({seeds} seeds)" if seeds else "runs")
+    for title in COLUMNS.values():
+        table.add_column(title)
+    table.add_column("verdict")
+    for row in rows:
+        cells = [escape(str(row.path))]
+        if show_policy:
+            cells.append(row.policy or "")
+        cells.append(", ".join(dict.fromkeys(row.rules)))
+        cells.append(f"{format_outcomes(row.before)} → {format_outcomes(row.after)}" if row.before else "")
+        metrics = row.judgement.metrics
+        cells.extend(format_comparison(metrics[name]) if name in metrics else "" for name in COLUMNS)
+        style = VERDICT_STYLES.get(row.verdict)
+        verdict = f"[{style}]{row.verdict.value}[/{style}]" if style else row.verdict.value
+        cells.append(verdict)
+        table.add_row(*cells)
+    console.print(table)
+    for row in rows:
+        if row.verdict in (Verdict.FIXED_CRASH, Verdict.NEW_CRASH, Verdict.STILL_CRASHES, Verdict.ERROR, Verdict.WORSE):
+            policy = f" [{row.policy}]" if show_policy and row.policy else ""
+            console.print(f"{escape(str(row.path))}{policy}: {row.verdict.value}: {escape(row.judgement.reason)}")
+    for item in comparisons:
+        console.print(
+            f"{escape(str(item.path))}: policy {item.candidate} against {item.baseline}: "
+            f"{item.judgement.verdict.value}: {escape(item.judgement.reason)}"
+        )
+
+
+# ------------------------------------------------------------------------------------------------ JSON
+
+
+def json_document(
+    rows: Sequence[Row],
+    comparisons: Sequence[PolicyComparison],
+    options: RunOptions,
+    settings: dict[str, Any],
+    elapsed: float,
+    exit_code: int,
+) -> dict:
+    return _finite(
+        {
+            "bnfix_verify": JSON_FORMAT_VERSION,
+            "seeds": list(options.seeds),
+            "timeout": options.timeout,
+            "settings": settings,
+            "elapsed_seconds": round(elapsed, 2),
+            "exit_code": exit_code,
+            "metrics": list(METRICS),
+            "scripts": [
+                {
+                    "path": str(row.path),
+                    "policy": row.policy,
+                    "rules": row.rules,
+                    **row.judgement.as_dict(),
+                    "before": {"outcomes": outcome_counts(row.before), "runs": row.before},
+                    "after": {"outcomes": outcome_counts(row.after), "runs": row.after},
+                }
+                for row in rows
+            ],
+            "policy_comparisons": [
+                {"path": str(item.path), "baseline": item.baseline, "candidate": item.candidate, **item.judgement.as_dict()}
+                for item in comparisons
+            ],
+        }
+    )
+
+
+def write_json(path: Path, document: dict) -> None:
+    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
+    if str(path) == "-":
+        import sys
+
+        sys.stdout.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def _finite(value):
+    """Standard JSON has no NaN or Infinity: a non-finite number becomes null (the summaries count them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value

@@ -1,0 +1,416 @@
+"""The parent side of `bnfix verify`: which versions of each script to run, and running them safely.
+
+Every run (one version of a script — the original, the repair, or one repair per placement policy — with one
+seed) happens in a fresh temporary copy of the script's directory, so relative data paths keep working and
+whatever the script writes lands in the copy, which is deleted afterwards. Runs go to `--jobs` worker processes
+(`python -m bnfix.verify.harness --serve`); each worker imports TensorFlow once and forks a child per run, which
+keeps the 3-4 s import out of every run while each run still starts from a clean, freshly imported process.
+This module never imports TensorFlow or Keras.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from bnfix.files import SKIPPED_DIRECTORIES, SourceText
+from bnfix.process import process_file
+from bnfix.settings import PlacementPolicy, Settings
+
+# The harness imports TensorFlow before the first run's clock starts; this is its allowance on top of the runs.
+STARTUP_ALLOWANCE = 90.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    seeds: tuple[int, ...] = (0, 1, 2)
+    timeout: float = 300.0  # seconds per run (one script, one seed)
+    jobs: int = 2  # worker processes, each running one run at a time
+    max_copy_bytes: int = 200 * 1024 * 1024
+    sample_size: int = 256
+    python: str = sys.executable
+
+
+class CopyTooLarge(Exception):
+    """The script's directory is too big to copy for a run."""
+
+
+@dataclass
+class Variant:
+    """One repaired version of a script: the policy it was made under and what was fixed."""
+
+    policy: str
+    fixed: list[str]
+    source: str
+
+
+@dataclass
+class ScriptPlan:
+    path: Path
+    text: SourceText | None = None
+    variants: list[Variant] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class ScriptRuns:
+    plan: ScriptPlan
+    original: list[dict] = field(default_factory=list)  # harness records, one per seed
+    variants: dict[str, list[dict]] = field(default_factory=dict)  # policy -> records
+    error: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------ planning
+
+
+def plan_script(path: Path, settings: Settings, policies: Sequence[PlacementPolicy] | None = None) -> ScriptPlan:
+    """The repaired versions of `path`, made exactly as `apply` makes them (one per policy for --compare-policies)."""
+    plan = ScriptPlan(path)
+    for policy in policies or [settings.policy]:
+        try:
+            result = process_file(path, dataclasses.replace(settings, policy=policy), fix=True)
+        except Exception as error:  # a rule's bug: this script cannot be verified, the others still can
+            plan.error = f"internal error while repairing: {type(error).__name__}: {error}"
+            return plan
+        if result.error is not None:
+            plan.error = f"{result.error.line}:{result.error.column}: {result.error.message}"
+            return plan
+        plan.text = result.text
+        if result.changed:
+            plan.variants.append(Variant(policy.value, [d.code for d in result.fixed], result.source))
+    return plan
+
+
+# ------------------------------------------------------------------------------------------------ copying
+
+
+def directory_size(directory: Path, limit: int) -> int:
+    """Bytes the copy would take, counting until past `limit`."""
+    total = 0
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if not _skipped(d)]
+        for name in files:
+            try:
+                entry = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            total += entry.st_size
+            if total > limit:
+                return total
+    return total
+
+
+def _skipped(name: str) -> bool:
+    return name in SKIPPED_DIRECTORIES or name.endswith(".egg-info")
+
+
+def stage_copy(script: Path, destination: Path, max_bytes: int, source: str | None, text: SourceText | None) -> Path:
+    """Copy the script's directory into `destination`; write `source` over the script's copy if given.
+
+    Only the script's own directory is copied (paths that climb out of it, `../data`, do not resolve in the
+    copy). Version-control, virtual-environment and cache directories are skipped; symbolic links are copied as
+    links, so a large linked data set is not duplicated (and a script writing through a link writes its target).
+    """
+    directory = script.resolve().parent
+    size = directory_size(directory, max_bytes)
+    if size > max_bytes:
+        raise CopyTooLarge(
+            f"{directory} holds more than {max_bytes / 2**20:.3g} MB, the limit for the temporary copy a run works "
+            "in; move the script to a smaller directory or raise --max-copy-mb"
+        )
+    target = destination / directory.name
+    shutil.copytree(directory, target, symlinks=True, ignore=lambda _, names: [n for n in names if _skipped(n)])
+    copy = target / script.name
+    if source is not None:
+        data = text.encode(source) if text is not None else source.encode("utf-8")
+        copy.write_bytes(data)
+    return copy
+
+
+# ------------------------------------------------------------------------------------------------ running
+
+
+class WorkerFailed(Exception):
+    """The harness process could not start, or stopped answering."""
+
+
+class Worker:
+    """One `python -m bnfix.verify.harness --serve` process: Keras imported once, one forked child per run."""
+
+    def __init__(self, options: RunOptions, workspace: Path, slot: int) -> None:
+        self.options = options
+        self.errors = workspace / f"worker-{slot}.log"
+        self._buffer = b""
+        with open(self.errors, "wb") as errors:
+            try:
+                self.process = self._start(options, workspace, errors)
+            except OSError as error:
+                raise WorkerFailed(f"cannot start {options.python}: {error.strerror or error}") from None
+        line = self._read_line(time.monotonic() + STARTUP_ALLOWANCE)
+        reply = _json_or_none(line)
+        if not reply or not reply.get("ready"):
+            self.kill()
+            detail = (reply or {}).get("error", {}).get("message") or _tail(self.errors, 1500).strip() or "no output"
+            raise WorkerFailed(f"the verify harness could not start ({options.python} -m bnfix.verify.harness): {detail}")
+
+    @staticmethod
+    def _start(options: RunOptions, workspace: Path, errors) -> subprocess.Popen:
+        return subprocess.Popen(
+            [options.python, "-m", "bnfix.verify.harness", "--serve", "--sample-size", str(options.sample_size)],
+            cwd=workspace, env=_child_environment(options), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=errors, start_new_session=True,
+        )  # fmt: skip
+
+    def run(self, script: Path, seed: int, log: Path, grace: float = 5.0) -> dict:
+        """One run; the harness kills it `grace` seconds after the time limit if the alarm did not end it."""
+        request = {"script": str(script), "seed": seed, "timeout": self.options.timeout, "log": str(log), "grace": grace}
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.flush()
+        except OSError as error:
+            raise WorkerFailed(f"the verify harness stopped: {error}") from None
+        # The harness kills a run `grace` s past its limit; more than that on top means the harness itself is stuck.
+        record = _json_or_none(self._read_line(time.monotonic() + self.options.timeout + grace + REPLY_ALLOWANCE))
+        if record is None:
+            raise WorkerFailed(f"the verify harness stopped answering: {_tail(self.errors, 1500).strip()}")
+        return record
+
+    def _read_line(self, deadline: float) -> bytes | None:
+        assert self.process.stdout is not None
+        descriptor = self.process.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([descriptor], [], [], remaining)
+            if ready:
+                chunk = os.read(descriptor, 1 << 16)
+                if not chunk:
+                    return None
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def close(self) -> None:
+        try:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            self.process.kill()
+        self.process.wait()
+
+
+REPLY_ALLOWANCE = 30.0
+
+
+def _json_or_none(line: bytes | None) -> dict | None:
+    if line is None:
+        return None
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _child_environment(options: RunOptions) -> dict[str, str]:
+    env = dict(os.environ)
+    # Hash randomisation is fixed when the interpreter starts, and every run is forked from one worker.
+    env["PYTHONHASHSEED"] = str(options.seeds[0] if options.seeds else 0)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ anywhere, not even in the copy
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("MPLBACKEND", "Agg")  # a plt.show() must not wait for a window
+    package_root = str(Path(__file__).resolve().parents[2])  # so that `-m bnfix.verify.harness` resolves
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), package_root) if p)
+    return env
+
+
+def _tail(path: Path, size: int = 3000) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return data[-size:].decode("utf-8", errors="replace")
+
+
+def failed_record(seed: int, status: str, kind: str, message: str, output: str = "") -> dict:
+    return {
+        "seed": seed, "status": status, "error": {"type": kind, "message": message, "traceback": output},
+        "duration": None, "fits": [], "evaluations": [], "predictions": [],
+    }  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------ the session
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One run: a version of a script (None: the original) with one seed."""
+
+    index: int
+    version: str
+    source: str | None
+    seed: int
+
+
+def run_plans(
+    plans: Sequence[ScriptPlan],
+    options: RunOptions,
+    on_done: Callable[[ScriptPlan, str, float], None] | None = None,
+) -> list[ScriptRuns]:
+    """Run every plan's original and distinct repaired versions once per seed, on `options.jobs` workers."""
+    outcomes = [ScriptRuns(plan, error=plan.error) for plan in plans]
+    units: list[_Unit] = []
+    shares: list[dict[str, str]] = []  # per outcome: policy -> the version whose runs it shares
+    for index, outcome in enumerate(outcomes):
+        shared: dict[str, str] = {}
+        shares.append(shared)
+        if outcome.error is not None or not outcome.plan.variants:
+            continue
+        versions: dict[str, str | None] = {"original": None}
+        by_text: dict[str, str] = {}
+        for variant in outcome.plan.variants:
+            digest = hashlib.sha256(variant.source.encode("utf-8")).hexdigest()
+            if digest not in by_text:  # policies that give the same text share one set of runs
+                by_text[digest] = variant.policy
+                versions[variant.policy] = variant.source
+            shared[variant.policy] = by_text[digest]
+        units.extend(_Unit(index, name, source, seed) for name, source in versions.items() for seed in options.seeds)
+
+    records: dict[tuple[int, str, int], dict] = {}
+    pending = {(unit.index, unit.version): len(options.seeds) for unit in units}
+    started: dict[tuple[int, str], float] = {}
+    queue = list(reversed(units))
+    lock = threading.Lock()
+    workspace = Path(tempfile.mkdtemp(prefix="bnfix-verify-"))
+
+    slots = [_WorkerSlot(options, workspace, slot) for slot in range(max(1, min(options.jobs, len(units))))]
+
+    def work(workers: _WorkerSlot) -> None:
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    unit = queue.pop()
+                    key = (unit.index, unit.version)
+                    started.setdefault(key, time.perf_counter())
+                try:
+                    record = _run_unit(workers, unit, outcomes[unit.index].plan, options, workspace)
+                except Exception as error:  # a bug here must not lose the other runs
+                    record = failed_record(unit.seed, "error", "InternalError", f"{type(error).__name__}: {error}")
+                with lock:
+                    records[(unit.index, unit.version, unit.seed)] = record
+                    pending[key] -= 1
+                    done = pending[key] == 0
+                if done and on_done is not None:
+                    on_done(outcomes[unit.index].plan, unit.version, time.perf_counter() - started[key])
+        finally:
+            workers.close()
+
+    threads = [threading.Thread(target=work, args=(slot,)) for slot in slots]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:  # workers run in their own sessions, so Ctrl-C reaches only this process
+        with lock:
+            queue.clear()
+        for slot in slots:
+            slot.discard()
+        raise
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+    for index, outcome in enumerate(outcomes):
+        if outcome.error is not None or not outcome.plan.variants:
+            continue
+        runs = lambda version: [records[(index, version, seed)] for seed in options.seeds]  # noqa: E731
+        outcome.original = runs("original")
+        outcome.variants = {policy: runs(version) for policy, version in shares[index].items()}
+    return outcomes
+
+
+class _WorkerSlot:
+    """A worker started on first use (a run whose copy fails never pays for TensorFlow) and restarted after a
+    failure; if it cannot start at all, every later run in this slot is an error with the reason."""
+
+    def __init__(self, options: RunOptions, workspace: Path, slot: int) -> None:
+        self.options, self.workspace, self.slot = options, workspace, slot
+        self.worker: Worker | None = None
+        self.startup_error: str | None = None
+
+    def get(self) -> Worker:
+        if self.startup_error is not None:
+            raise WorkerFailed(self.startup_error)
+        if self.worker is None:
+            try:
+                self.worker = Worker(self.options, self.workspace, self.slot)
+            except WorkerFailed as error:
+                self.startup_error = str(error)
+                raise
+        return self.worker
+
+    def discard(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+            self.worker = None
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+
+def _run_unit(workers: _WorkerSlot, unit: _Unit, plan: ScriptPlan, options: RunOptions, workspace: Path) -> dict:
+    """Run one unit in a fresh copy of the script's directory, deleted afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="run-", dir=workspace))
+    try:
+        try:
+            copy = stage_copy(plan.path, directory / "copy", options.max_copy_bytes, unit.source, plan.text)
+        except CopyTooLarge as error:
+            return failed_record(unit.seed, "error", "CopyTooLarge", str(error))
+        except OSError as error:
+            return failed_record(unit.seed, "error", "CopyFailed", f"cannot copy the script's directory: {error}")
+        log = directory / "output.log"
+        try:
+            record = workers.get().run(copy, unit.seed, log)
+        except WorkerFailed as error:
+            workers.discard()
+            return failed_record(unit.seed, "error", "HarnessError", str(error), _tail(log))
+        if record.get("status") != "ok":
+            record["output_tail"] = _tail(log, 2000)
+        return record
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def default_jobs() -> int:
+    """Two versions of a script side by side: more children than cores only slows each one down."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def seeds_from(count: int, first: int = 0) -> tuple[int, ...]:
+    return tuple(range(first, first + count))

@@ -1,0 +1,365 @@
+"""`bnfix verify` without training: the comparison statistics and verdicts, the probe's formulas (numpy only),
+the report and JSON, the temporary copies, and that the parent side never imports TensorFlow or Keras."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy
+import pytest
+
+from bnfix.settings import PlacementPolicy, Settings
+from bnfix.verify import harness
+from bnfix.verify.compare import (
+    Change,
+    Verdict,
+    compare_metric,
+    judge,
+    run_metrics,
+    summarize,
+)
+from bnfix.verify.report import Row, build_rows, format_summary, json_document, write_json
+from bnfix.verify.runner import (
+    CopyTooLarge,
+    RunOptions,
+    _child_environment,
+    plan_script,
+    run_plans,
+    stage_copy,
+)
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def run(seed=0, status="ok", train=None, val=None, test=None, gap=None, stat=None, error=None) -> dict:
+    """A harness record with the numbers the comparison reads."""
+    final = {key: value for key, value in (("loss", train), ("val_loss", val)) if value is not None}
+    probe = None if gap is None else {"bn_layers": 1, "inference_gap": gap, "moving_stat_error": stat}
+    return {
+        "seed": seed,
+        "status": status,
+        "error": error or ({"type": "ValueError", "message": "boom"} if status != "ok" else None),
+        "fits": [{"model": "m#1", "final": final, "probe": probe}] if status == "ok" else [],
+        "evaluations": [{"model": "m#1", "results": {"loss": test}}] if test is not None else [],
+        "predictions": [],
+    }
+
+
+def runs(**metrics) -> list[dict]:
+    """One record per seed from per-metric value lists: runs(test=[1, 2, 3])."""
+    count = len(next(iter(metrics.values())))
+    return [run(seed, **{name: values[seed] for name, values in metrics.items()}) for seed in range(count)]
+
+
+# ------------------------------------------------------------------------------------------- summaries
+
+
+def test_summary_mean_and_sample_spread():
+    summary = summarize([1.0, 2.0, 3.0])
+    assert summary.n == 3
+    assert summary.mean == pytest.approx(2.0)
+    assert summary.spread == pytest.approx(1.0)  # sample standard deviation
+
+
+def test_summary_ignores_missing_values_and_counts_non_finite_ones():
+    summary = summarize([1.0, None, math.nan, 3.0, math.inf])
+    assert summary.values == (1.0, 3.0)
+    assert summary.non_finite == 2
+    assert summarize([None, None]) is None
+
+
+def test_single_value_has_zero_spread():
+    assert summarize([4.0]).spread == 0.0
+
+
+# ------------------------------------------------------------------------------------------- one metric
+
+
+def test_difference_larger_than_both_spreads_is_significant():
+    before, after = summarize([1.0, 1.1, 0.9]), summarize([0.5, 0.6, 0.4])
+    assert compare_metric(before, after).change is Change.BETTER
+    assert compare_metric(after, before).change is Change.WORSE
+
+
+def test_overlapping_intervals_are_no_significant_change():
+    # means 1.0 and 0.85, spreads 0.1 each: the difference 0.15 is below 0.1 + 0.1
+    before, after = summarize([0.9, 1.0, 1.1]), summarize([0.75, 0.85, 0.95])
+    assert compare_metric(before, after).change is Change.SAME
+
+
+def test_tiny_but_consistent_difference_is_not_a_finding():
+    before, after = summarize([1.000, 1.0001, 0.9999]), summarize([0.990, 0.9901, 0.9899])
+    assert compare_metric(before, after).change is Change.SAME  # 1% < MIN_RELATIVE_EFFECT
+    assert compare_metric(before, after, min_effect=0.001).change is Change.BETTER
+
+
+def test_one_seed_cannot_show_a_significant_difference():
+    assert compare_metric(summarize([1.0]), summarize([0.01])).change is Change.SAME
+
+
+def test_divergence_on_one_side_decides():
+    assert compare_metric(summarize([1.0, 1.1]), summarize([math.nan, 1.0])).change is Change.WORSE
+    assert compare_metric(summarize([math.inf, 1.0]), summarize([1.0, 1.1])).change is Change.BETTER
+
+
+def test_missing_side_is_not_compared():
+    assert compare_metric(None, summarize([1.0, 2.0])).change is Change.MISSING
+
+
+# ------------------------------------------------------------------------------------------- a run's numbers
+
+
+def test_run_metrics_read_the_last_fit_evaluation_and_probe():
+    record = {
+        "status": "ok",
+        "fits": [
+            {"final": {"loss": 9.0}, "probe": {"inference_gap": 0.9, "moving_stat_error": 0.8}},
+            {"final": {"loss": 1.0, "val_loss": 2.0}, "probe": None},  # a model without BN
+        ],
+        "evaluations": [{"results": {"loss": 7.0}}, {"results": {"loss": 3.0, "mae": 1.0}}],
+    }
+    assert run_metrics(record) == {
+        "train_loss": 1.0,
+        "val_loss": 2.0,
+        "test_loss": 3.0,
+        "inference_gap": 0.9,
+        "moving_stat_error": 0.8,
+    }
+
+
+# ------------------------------------------------------------------------------------------- verdicts
+
+
+def test_crash_before_and_runs_after_is_a_fixed_crash():
+    judgement = judge([run(0, "crash"), run(1, "crash")], runs(train=[0.1, 0.2]))
+    assert judgement.verdict is Verdict.FIXED_CRASH
+    assert "ValueError: boom" in judgement.reason
+    assert not judgement.verdict.is_regression
+
+
+def test_new_crash_is_a_regression():
+    judgement = judge(runs(test=[1.0, 1.1]), [run(0, "crash"), run(1)])
+    assert judgement.verdict is Verdict.NEW_CRASH and judgement.verdict.is_regression
+
+
+def test_timeout_after_counts_as_failing():
+    assert judge(runs(test=[1.0, 1.1]), [run(0, "timeout"), run(1, "timeout")]).verdict is Verdict.NEW_CRASH
+
+
+def test_both_crashing_still_crashes():
+    assert judge([run(0, "crash")], [run(0, "crash")]).verdict is Verdict.STILL_CRASHES
+
+
+def test_a_run_that_could_not_start_is_an_error_not_a_verdict():
+    judgement = judge(runs(test=[1.0, 1.1]), [run(0, "error"), run(1, "error")])
+    assert judgement.verdict is Verdict.ERROR and not judgement.verdict.is_regression
+
+
+def test_held_out_loss_decides_and_diagnostics_are_evidence():
+    before = runs(test=[1.0, 1.1, 0.9], gap=[0.1, 0.11, 0.09], stat=[0.5, 0.5, 0.5])
+    after = runs(test=[0.5, 0.55, 0.45], gap=[0.3, 0.31, 0.29], stat=[0.5, 0.5, 0.5])
+    judgement = judge(before, after)
+    assert judgement.verdict is Verdict.IMPROVED
+    assert judgement.judged_on == "test_loss"
+    assert judgement.reason == "test loss lower (inference gap higher)"
+
+
+def test_unchanged_held_out_loss_is_no_significant_change_even_with_a_better_gap():
+    before = runs(test=[1.0, 1.2, 0.8], gap=[0.5, 0.5, 0.5])
+    after = runs(test=[1.0, 1.2, 0.8], gap=[0.1, 0.1, 0.1])
+    judgement = judge(before, after)
+    assert judgement.verdict is Verdict.NO_CHANGE
+    assert "inference gap lower" in judgement.reason
+
+
+def test_without_held_out_loss_the_inference_gap_decides():
+    before = runs(train=[0.1, 0.1], gap=[0.7, 0.69])
+    after = runs(train=[0.1, 0.1], gap=[0.2, 0.21])
+    judgement = judge(before, after)
+    assert (judgement.verdict, judgement.judged_on) == (Verdict.IMPROVED, "inference_gap")
+
+
+def test_validation_loss_decides_before_the_gap_and_the_training_loss():
+    before = runs(train=[1.0, 1.0], val=[1.0, 1.01], gap=[0.5, 0.51])
+    after = runs(train=[0.2, 0.21], val=[2.0, 2.01], gap=[0.1, 0.11])
+    judgement = judge(before, after)
+    assert (judgement.verdict, judgement.judged_on) == (Verdict.WORSE, "val_loss")
+    assert judgement.verdict.is_regression
+
+
+def test_nothing_recorded_is_no_significant_change():
+    assert judge([run(0)], [run(0)]).verdict is Verdict.NO_CHANGE
+
+
+# ------------------------------------------------------------------------------------------- the probe's formulas
+
+
+@pytest.fixture
+def numpy_in_harness(monkeypatch):
+    monkeypatch.setattr(harness, "np", numpy)
+
+
+def bn_layer(**attributes):
+    defaults = {"name": "batch_normalization", "trainable": True, "momentum": 0.99, "axis": -1, "epsilon": 1e-3}
+    return SimpleNamespace(**{**defaults, **attributes})
+
+
+def test_converged_moving_statistics_have_no_error(numpy_in_harness):
+    inputs = numpy.random.default_rng(0).normal(3.0, 2.0, size=(500, 4))
+    mean, variance = inputs.mean(axis=0), inputs.var(axis=0)
+    entry = harness.moving_statistics_error(bn_layer(), inputs, mean, variance)
+    assert entry["normalisation_error"] == pytest.approx(0.0, abs=1e-12)
+    assert entry["mean_error"] == entry["variance_error"] == 0.0
+
+
+def test_two_thirds_of_the_initial_statistics_left_in_place(numpy_in_harness):
+    # 40 updates at momentum 0.99 keep 0.99**40 = 67% of the initial mean 0 and variance 1 (DESIGN.md).
+    inputs = numpy.random.default_rng(1).normal(2.0, 0.5, size=(1000, 3))
+    mean, variance = inputs.mean(axis=0), inputs.var(axis=0)
+    kept = 0.99**40
+    entry = harness.moving_statistics_error(bn_layer(epsilon=0.0), inputs, (1 - kept) * mean, kept + (1 - kept) * variance)
+    assert entry["mean_error"] == pytest.approx(kept)
+    # The normalised output x -> (x - m')/s' against z = (x - m)/s: sqrt((s/s' - 1)^2 + ((m - m')/s')^2).
+    s, s_moving = numpy.sqrt(variance), numpy.sqrt(kept + (1 - kept) * variance)
+    expected = numpy.sqrt(numpy.mean((s / s_moving - 1) ** 2 + ((kept * mean) / s_moving) ** 2))
+    assert entry["normalisation_error"] == pytest.approx(expected)
+    assert entry["channels"] == 3
+
+
+def test_convolution_statistics_reduce_over_every_axis_but_the_channels(numpy_in_harness):
+    inputs = numpy.zeros((2, 5, 5, 3))
+    inputs[..., 1] = 4.0
+    entry = harness.moving_statistics_error(bn_layer(), inputs, numpy.array([0.0, 4.0, 0.0]), numpy.zeros(3))
+    assert entry["channels"] == 3 and entry["mean_error"] == 0.0
+
+
+def test_inference_gap_is_relative_to_the_training_mode_outputs(numpy_in_harness):
+    training = numpy.array([1.0, -1.0, 1.0, -1.0])
+    gap = harness.inference_gap(training, training * 0.5)
+    assert gap["inference_gap"] == pytest.approx(0.5)
+    assert harness.inference_gap(training, training)["inference_gap"] == 0.0
+
+
+# ------------------------------------------------------------------------------------------- report and JSON
+
+
+def test_summary_cells():
+    assert format_summary(None) == "—"
+    assert format_summary(summarize([0.5])) == "0.5"
+    assert format_summary(summarize([1.0, 2.0])) == "1.5±0.71"
+    assert format_summary(summarize([math.nan, math.nan])) == "nan"
+
+
+def test_json_document_is_standard_json_with_every_number(tmp_path):
+    rows = [
+        Row(Path("a.py"), "post", ["BNF201"], judge([run(0, "crash")] * 2, runs(train=[math.nan, 0.2])), [], []),
+    ]
+    document = json_document(rows, [], RunOptions(seeds=(0, 1)), {"policy": "post"}, 1.5, 0)
+    target = tmp_path / "out.json"
+    write_json(target, document)  # allow_nan=False: a NaN left in would raise here
+    loaded = json.loads(target.read_text())
+    script = loaded["scripts"][0]
+    assert script["verdict"] == "fixed crash" and script["rules"] == ["BNF201"]
+    assert script["metrics"]["train_loss"]["after"]["non_finite"] == 1
+    assert loaded["seeds"] == [0, 1]
+
+
+def test_scripts_without_repairs_are_reported_and_not_run(tmp_path):
+    script = tmp_path / "plain.py"
+    script.write_text("print('no keras here')\n")
+    plan = plan_script(script, Settings())
+    assert plan.variants == [] and plan.error is None
+    (row,) = build_rows(run_plans([plan], RunOptions()))  # would need TensorFlow if it ran anything
+    assert row.verdict is Verdict.NOTHING_TO_REPAIR
+
+
+def test_a_parse_error_is_an_error_row(tmp_path):
+    script = tmp_path / "broken.py"
+    script.write_text("from keras import layers\nlayers.BatchNormalization(\n")
+    (row,) = build_rows(run_plans([plan_script(script, Settings())], RunOptions()))
+    assert row.verdict is Verdict.ERROR and "syntax error" in row.judgement.reason
+
+
+# ------------------------------------------------------------------------------------------- planning and copies
+
+PLACEMENT = (
+    "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
+    'model = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation("relu")])\n'
+)
+
+
+def test_plan_repairs_like_apply_and_one_variant_per_policy(tmp_path):
+    script = tmp_path / "model.py"
+    script.write_text(PLACEMENT)
+    plan = plan_script(script, Settings())
+    assert [(v.policy, v.fixed) for v in plan.variants] == [("post", ["BNF101"])]
+    every = plan_script(script, Settings(), list(PlacementPolicy))
+    assert [v.policy for v in every.variants] == ["post"]  # pre and keep leave this order alone
+    assert script.read_text() == PLACEMENT
+
+
+def test_copy_keeps_data_files_and_writes_the_repair_only_into_the_copy(tmp_path):
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "train.csv").write_text("1,2\n")
+    (project / ".git").mkdir()
+    (project / ".git" / "big").write_bytes(b"x" * 10_000)
+    script = project / "train.py"
+    script.write_text("original\n")
+    copy = stage_copy(script, tmp_path / "copy", 5_000, "repaired\n", None)
+    assert copy.read_text() == "repaired\n" and script.read_text() == "original\n"
+    assert (copy.parent / "data" / "train.csv").read_text() == "1,2\n"
+    assert not (copy.parent / ".git").exists()  # skipped, and not counted against the limit
+
+
+def test_a_directory_over_the_copy_limit_is_refused_with_the_way_out(tmp_path):
+    (tmp_path / "weights.bin").write_bytes(b"\0" * 4096)
+    script = tmp_path / "train.py"
+    script.write_text("pass\n")
+    with pytest.raises(CopyTooLarge, match="--max-copy-mb"):
+        stage_copy(script, tmp_path / "copy", 1024, None, None)
+
+
+def test_copy_limit_failure_is_an_error_row_without_starting_tensorflow(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "weights.bin").write_bytes(b"\0" * 4096)
+    (project / "model.py").write_text(PLACEMENT)
+    options = RunOptions(seeds=(0, 1), max_copy_bytes=1024, python="/nonexistent/python")
+    (row,) = build_rows(run_plans([plan_script(project / "model.py", Settings())], options))
+    assert row.verdict is Verdict.ERROR and "--max-copy-mb" in row.judgement.reason
+
+
+def test_a_harness_that_cannot_start_is_an_error_row(tmp_path):
+    (tmp_path / "model.py").write_text(PLACEMENT)
+    options = RunOptions(seeds=(0, 1), python=str(tmp_path / "no-such-python"))
+    (row,) = build_rows(run_plans([plan_script(tmp_path / "model.py", Settings())], options))
+    assert row.verdict is Verdict.ERROR
+    assert "cannot start" in row.judgement.reason and "no-such-python" in row.judgement.reason
+
+
+def test_children_get_the_hash_seed_and_find_bnfix():
+    env = _child_environment(RunOptions(seeds=(7, 8)))
+    assert env["PYTHONHASHSEED"] == "7"
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert str(Path(__file__).resolve().parents[1]) in env["PYTHONPATH"].split(":")
+
+
+# ------------------------------------------------------------------------------------------- no TensorFlow here
+
+
+def test_parent_side_never_imports_tensorflow_or_keras():
+    code = (
+        "import sys\n"
+        "import bnfix.cli, bnfix.verify.command, bnfix.verify.runner, bnfix.verify.compare, bnfix.verify.report\n"
+        "import bnfix.verify.harness\n"  # importing the harness module alone must not import Keras either
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'))\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
