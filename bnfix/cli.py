@@ -6,6 +6,7 @@ Exit codes: 0 nothing left to report, 1 findings remain (or `--diff` would chang
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from enum import Enum
 from pathlib import Path
@@ -186,6 +187,7 @@ def apply(
     jobs: Optional[int] = JobsOpt,
     no_progress: bool = NoProgressOpt,
     max_file_size: Optional[float] = MaxSizeOpt,
+    verify: bool = typer.Option(False, "--verify", help="Retrain each repaired script first; write only repairs that are not worse."),
 ) -> None:
     """Repair files in place (or show the repair as a diff with --diff)."""
     from bnfix.process import write_result
@@ -204,6 +206,8 @@ def apply(
 
             sys.stderr.write(RENDERERS["concise"](errors, True, True))
         raise typer.Exit(_exit_code(results, changed_counts=True))
+    if verify:
+        results = _hold_back_worse_repairs(results, settings)
     write_failures = []
     for result in results:
         try:
@@ -214,6 +218,22 @@ def apply(
     for failure in write_failures:
         typer.echo(failure, err=True)
     raise typer.Exit(EXIT_ERROR if write_failures else _exit_code(results))
+
+
+def _hold_back_worse_repairs(results, settings: Settings):
+    """`apply --verify`: a repair whose retrained script is worse (or newly crashes) is not written."""
+    from bnfix.verify.command import verify_repairs
+
+    changed = [result.path for result in results if result.changed]
+    verdicts = verify_repairs(changed, settings) if changed else {}
+    kept = []
+    for result in results:
+        not_worse, reason = verdicts.get(result.path, (True, ""))
+        if not not_worse:
+            typer.echo(f"held back {result.path}: {reason}", err=True)
+            result = dataclasses.replace(result, source=result.original, diagnostics=result.diagnostics + result.fixed, fixed=[])
+        kept.append(result)
+    return kept
 
 
 @app.command()

@@ -113,11 +113,12 @@ def run_verify(
     errors = Console(stderr=True, highlight=False)
     to_run = sum(1 + len({v.source for v in plan.variants}) for plan in plans if plan.variants and not plan.error)
     if not quiet and to_run:
-        errors.print(f"bnfix verify: {to_run} script versions x {len(options.seeds)} seeds, {options.jobs} at a time")
+        errors.print(f"bnfix verify: {to_run} script versions x {len(options.seeds)} seeds on {options.jobs} worker(s)")
 
     def progress(plan: ScriptPlan, name: str, seconds: float) -> None:
         if not quiet:
-            errors.print(f"  ran {plan.path} ({name}) in {seconds:.1f} s")
+            version = name if name == "original" else f"repaired, policy {name}"
+            errors.print(f"  ran {plan.path} ({version}) in {seconds:.1f} s")
 
     outcomes = run_plans(plans, options, progress)
     rows = build_rows(outcomes)
