@@ -209,6 +209,11 @@ class FrozenBaseInTrainingMode(Rule):
     with, and the first fine-tuning steps undo much of the pre-training. `training=False` in the functional
     graph keeps them in inference mode for good, whatever `trainable` says later.
 
+    Measured caveat (`bnfix verify fixtures/transfer_frozen_base.py`, Keras 3.15): inside a Keras 3 functional
+    graph the `training=True` that `fit` passes currently overrides the recorded `training=False`
+    (keras-team/keras#20285), so the repaired script trains to identical numbers there. The argument takes
+    effect in tf-keras and inside a subclassed model's `call`, and states the intent the guide asks for.
+
     ## Example
     ```python
     base.trainable = False
