@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+REPO = Path(__file__).resolve().parent.parent
+
+
+def use_this_checkout() -> None:
+    """Measure the bnfix of this checkout, in this process and in every `python -m bnfix` it starts, whatever
+    other copy an editable install elsewhere points at."""
+    sys.path.insert(0, str(REPO))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 
 
 @dataclass

@@ -28,8 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_tree import build_tree  # noqa: E402
-from measure import Measurement, run_measured  # noqa: E402
+from measure import Measurement, run_measured, use_this_checkout  # noqa: E402
 from time_check import count_files  # noqa: E402
+
+use_this_checkout()
 
 FLOOR_SCRIPT = textwrap.dedent(
     """
@@ -78,7 +80,7 @@ def best_of(command: list[str], repeat: int, stdin_path: Path | None = None) -> 
     return min(runs, key=lambda run: run.wall_s)
 
 
-def bnfix(*args: str) -> list[str]:
+def bnfix_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "bnfix", *args]
 
 
@@ -93,9 +95,9 @@ def main() -> None:
     args = parser.parse_args()
 
     # A user's install has bytecode; this environment may set PYTHONDONTWRITEBYTECODE, so compile it once.
-    import bnfix
+    import bnfix as package
 
-    compileall.compile_dir(Path(bnfix.__file__).parent, quiet=1)
+    compileall.compile_dir(Path(package.__file__).parent, quiet=1)
     tree = args.out / "tree"
     kinds = build_tree(tree, args.files, args.seed, args.keras_share)
     files = count_files(tree)
@@ -104,9 +106,9 @@ def main() -> None:
     floor = best_of([sys.executable, "-c", FLOOR_SCRIPT, str(tree)], args.repeat)
     runs = {
         "floor_parse_all": floor,
-        "check": best_of(bnfix("check", "--no-progress", "-q", "--format", "concise", str(tree)), args.repeat),
-        "check_jobs_1": best_of(bnfix("check", "--no-progress", "-q", "--format", "concise", "--jobs", "1", str(tree)), args.repeat),
-        "apply_diff": best_of(bnfix("apply", "--diff", "--no-progress", str(tree)), args.repeat),
+        "check": best_of(bnfix_command("check", "--no-progress", "-q", "--format", "concise", str(tree)), args.repeat),
+        "check_jobs_1": best_of(bnfix_command("check", "--no-progress", "-q", "--format", "concise", "--jobs", "1", str(tree)), args.repeat),
+        "apply_diff": best_of(bnfix_command("apply", "--diff", "--no-progress", str(tree)), args.repeat),
     }
     for name, run in runs.items():
         report[name] = {**run.as_dict(), "files_per_s": round(files / run.wall_s, 1)}
@@ -117,8 +119,8 @@ def main() -> None:
     ide_file = args.out / "ide_example.py"
     ide_file.write_text(IDE_FILE)
     for name, command, stdin in (
-        ("ide_check_concise", bnfix("check", "--format", "concise", "--no-progress", str(ide_file)), None),
-        ("ide_stdin_apply", bnfix("apply", "-", "--stdin-filename", str(ide_file), "--format", "concise"), ide_file),
+        ("ide_check_concise", bnfix_command("check", "--format", "concise", "--no-progress", str(ide_file)), None),
+        ("ide_stdin_apply", bnfix_command("apply", "-", "--stdin-filename", str(ide_file), "--format", "concise"), ide_file),
     ):
         walls = [run_measured(command, stdin).wall_s for _ in range(args.ide_runs)]
         report[name] = {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3)}

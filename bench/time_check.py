@@ -15,7 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import Measurement, run_measured  # noqa: E402
+from measure import Measurement, run_measured, use_this_checkout  # noqa: E402
+
+use_this_checkout()
 
 
 def count_files(directory: Path) -> int:

@@ -20,6 +20,7 @@ from bnfix.magics import MagicTable, mask_magics, restore_magics
 CELL_MARKER = "# bnfix: end of cell {}"
 _CELL_MARKER_LINE = re.compile(r"^# bnfix: end of cell (\d+)$")
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_CITED_LINE = re.compile(r"\(line (\d+)\)")
 
 
 class NotebookError(Exception):
@@ -54,6 +55,15 @@ class NotebookMap:
             return 1, module_line
         cell, offset = self._span(module_line)
         return cell.number, offset + 1
+
+    def in_cells(self, message: str) -> str:
+        """A message that cites another line ("frozen (line 351)") cites it as a cell and line instead."""
+
+        def cell_and_line(match: re.Match) -> str:
+            cell, line = self.cell_location(int(match.group(1)))
+            return f"(cell {cell}, line {line})"
+
+        return _CITED_LINE.sub(cell_and_line, message)
 
     def file_line(self, module_line: int) -> int:
         if not self.cells:

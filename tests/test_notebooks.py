@@ -301,3 +301,14 @@ def test_joined_module_maps_back_to_cells_and_json_lines(notebook):
     bn_line = next(i for i, line in enumerate(module_lines, 1) if "BatchNormalization()" in line)
     assert joined.map.cell_location(bn_line) == (3, 4)
     assert "layers.BatchNormalization()" in raw.splitlines()[joined.map.file_line(bn_line) - 1]
+
+
+def test_a_message_citing_another_line_cites_its_cell(tmp_path):
+    """Found on a real notebook: BNF302 says where the base was frozen, which must not be a line of the joined module."""
+    freeze = "from tensorflow import keras\nconv_base = keras.applications.VGG16(include_top=False)\nconv_base.trainable = False"
+    build = "inputs = keras.Input(shape=(180, 180, 3))\nx = conv_base(inputs)\noutputs = keras.layers.Dense(1)(x)\nmodel = keras.Model(inputs, outputs)"
+    path = tmp_path / "transfer.ipynb"
+    path.write_text(as_jupyter_writes_it(jupyter_notebook(code_cell(freeze), code_cell(build))))
+    result = runner.invoke(app, ["check", "--format", "concise", "--select", "BNF302", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:cell 3:2:5: BNF302 conv_base is frozen (cell 2, line 3) but called without training=False" in result.stdout
