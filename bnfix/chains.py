@@ -22,6 +22,7 @@ import libcst as cst
 from bnfix.edits import remove_arg, replace_first_arg
 from bnfix.layers import LayerInfo, StepKind, activation_function, classify_constructor
 from bnfix.names import dotted_name
+from bnfix.node_index import shared
 from bnfix.rules.base import Replacement, RuleContext
 
 Changes = dict[cst.CSTNode, Replacement]
@@ -212,9 +213,15 @@ class _NameCounter(cst.CSTVisitor):
 
 
 def find_chains(ctx: RuleContext) -> Iterator[Chain]:
+    # BNF101, BNF102 and BNF103 walk the same chains: found once per parsed module, not once per rule (finding
+    # them three times was a sixth of `check`'s time on Keras scripts, bench/README.md).
+    return iter(shared(ctx, "chains", lambda: _collect_chains(ctx)))
+
+
+def _collect_chains(ctx: RuleContext) -> list[Chain]:
     finder = _ChainFinder(ctx)
     ctx.module.visit(finder)
-    return iter(finder.chains)
+    return finder.chains
 
 
 Classifier = Callable[[cst.Call], "tuple[Step, cst.BaseExpression] | None"]

@@ -80,10 +80,19 @@ def might_apply(source: str, rules: Sequence[type[Rule]]) -> bool:
     return any(needle.decode() in source for rule in rules for needle in rule.needles)
 
 
+def applicable_rules(source: str, rules: Sequence[type[Rule]]) -> list[type[Rule]]:
+    """The prefilter rule by rule: only the rules whose needles the source mentions run on it.
+
+    On keras-team/keras, 71 of the 169 files that pass the prefilter do so only because a test mentions
+    `training=True`; running every rule on them cost as much as parsing the whole repository.
+    """
+    return [rule for rule in rules if any(needle.decode() in source for needle in rule.needles)]
+
+
 def check_source(source: str, settings: Settings) -> SourceResult:
     """Findings for `source`, each saying whether (and how safely) it can be fixed."""
-    rules = enabled_rules(settings)
-    if not might_apply(source, rules):
+    rules = applicable_rules(source, enabled_rules(settings))
+    if not rules:
         return SourceResult(source, source)
     module = parse(source)
     found = _lint(module, source, settings, rules)
@@ -92,8 +101,9 @@ def check_source(source: str, settings: Settings) -> SourceResult:
 
 def fix_source(source: str, settings: Settings) -> SourceResult:
     """Apply every allowed fix to a fixed point; report what is left."""
-    rules = enabled_rules(settings)
-    if not might_apply(source, rules):
+    enabled = enabled_rules(settings)
+    rules = applicable_rules(source, enabled)
+    if not rules:
         return SourceResult(source, source)
     module = parse(source)
     current = source
@@ -114,6 +124,7 @@ def fix_source(source: str, settings: Settings) -> SourceResult:
         if new_source == current:  # fixes that change nothing would loop forever
             break
         current = new_source
+        rules = applicable_rules(current, enabled)  # a repair may bring in a name another rule looks for
     found = _lint(module, current, settings, rules)
     return SourceResult(source, current, [item.diagnostic for item in found], fixed)
 

@@ -346,3 +346,13 @@ def test_rules_see_deep_but_valid_code_through_the_analysis(tmp_path):
     ) + "(" * 150 + "1" + ")" * 150 + "\n" + BROKEN.split("\n", 1)[1]
     result = analyse(source, Settings(), fix=True)
     assert "layers.ReLU(), layers.BatchNormalization()" in result.source
+
+
+def test_the_prefilter_runs_only_the_rules_whose_names_a_file_mentions():
+    from bnfix.engine import applicable_rules
+    from bnfix.rules import ALL_RULES
+
+    assert [rule.code for rule in applicable_rules("preds = model(x, training=True)\n", ALL_RULES)] == ["BNF301"]
+    assert applicable_rules("import numpy as np\n", ALL_RULES) == []
+    everything = "BatchNormalization training=True trainable=False Scaler Normalization"
+    assert applicable_rules(everything, ALL_RULES) == list(ALL_RULES)
