@@ -33,3 +33,27 @@ def assert_fix(before: str, after: str, select: str | None = None, **options) ->
 def codes_found(source: str, select: str | None = None, **options) -> list[str]:
     result = check_source(textwrap.dedent(source), settings_for(select, **options))
     return [diagnostic.code for diagnostic in result.diagnostics]
+
+
+# The seed document's Example 2, exactly as it stands (it crashes Keras 3: `moving_average_fraction`).
+SEED_EXAMPLE_2 = """\
+    import numpy as np
+    from tensorflow import keras
+    from tensorflow.keras.layers import Dense, BatchNormalization
+    model = keras.Sequential([
+        Dense(64, input_shape=(10,)),
+        BatchNormalization(moving_average_fraction=0.9), #Explicitly setting moving average
+        Dense(1)
+    ])
+    x_train = np.random.rand(100, 10)
+    y_train = np.random.rand(100, 1)
+    model.compile(optimizer='adam', loss='mse')
+    model.fit(x_train, y_train, epochs=10)
+    x_test = np.random.rand(10,10)
+    predictions = model.predict(x_test)
+    """
+
+
+def messages(source: str, select: str, **options) -> list[str]:
+    result = check_source(textwrap.dedent(source), settings_for(select, **options))
+    return [d.message for d in result.diagnostics]

@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 import importlib.metadata
-import textwrap
 
 import pytest
 
 from bnfix import keras_version
-from bnfix.engine import check_source
 from bnfix.settings import Settings
-from tests.helpers import assert_fix, codes_found, settings_for
+from tests.helpers import SEED_EXAMPLE_2, assert_fix, codes_found, messages
 
 HEADER = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
 
-SEED_EXAMPLE_2 = """\
-    import numpy as np
-    from tensorflow import keras
-    from tensorflow.keras.layers import Dense, BatchNormalization
-    model = keras.Sequential([
-        Dense(64, input_shape=(10,)),
-        BatchNormalization(moving_average_fraction=0.9), #Explicitly setting moving average
-        Dense(1)
-    ])
-    x_train = np.random.rand(100, 10)
-    y_train = np.random.rand(100, 1)
-    model.compile(optimizer='adam', loss='mse')
-    model.fit(x_train, y_train, epochs=10)
-    x_test = np.random.rand(10,10)
-    predictions = model.predict(x_test)
-    """
-
-
-def messages(source: str, select: str, **options) -> list[str]:
-    result = check_source(textwrap.dedent(source), settings_for(select, **options))
-    return [d.message for d in result.diagnostics]
 
 
 def bn(arguments: str) -> str:
