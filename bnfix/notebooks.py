@@ -16,10 +16,10 @@ import re
 from dataclasses import dataclass
 
 from bnfix.magics import MagicTable, mask_magics, restore_magics
+from bnfix.notebook_json import SourceValue, source_values
 
 CELL_MARKER = "# bnfix: end of cell {}"
 _CELL_MARKER_LINE = re.compile(r"^# bnfix: end of cell (\d+)$")
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
 _CITED_LINE = re.compile(r"\(line (\d+)\)")
 
 
@@ -84,15 +84,6 @@ class JsonStyle:
 
 
 @dataclass(frozen=True)
-class SourceValue:
-    """Where a cell's source value lies in the file's text, and the line of each of its elements."""
-
-    start: int
-    end: int
-    lines: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class CodeCell:
     number: int  # 1-based position among all cells
     source: str
@@ -135,7 +126,7 @@ def read_notebook(raw: str) -> Notebook:
     else:
         all_cells = [cell for sheet in node.get("worksheets", []) for cell in sheet.get("cells", [])]
         source_key = "input"
-    values = _source_values(raw)
+    values = source_values(raw)
     cells = [
         CodeCell(number, _as_text(cell.get(source_key, "")), _stored_as_list(raw, values.get(number)), values.get(number))
         for number, cell in enumerate(all_cells, 1)
@@ -241,89 +232,3 @@ def _is_python(node) -> bool:
 
 def _as_text(source) -> str:
     return "".join(source) if isinstance(source, list) else (source or "")
-
-
-def _source_values(raw: str) -> dict[int, SourceValue]:
-    """For each cell (by 1-based position), where its source value is and the line of each element.
-
-    A small position-keeping walk over the JSON: json.loads forgets where values were, and both the write-back
-    splice and the annotations for GitHub and SARIF (which point at lines of the .ipynb file) need them.
-    """
-    newlines = [match.start() for match in re.finditer("\n", raw)]
-
-    def line_of(offset: int) -> int:
-        return bisect.bisect_left(newlines, offset) + 1
-
-    decoder = json.JSONDecoder()
-    found: dict[int, SourceValue] = {}
-    try:
-        _walk_document(raw, decoder, line_of, found)
-    except (ValueError, IndexError):
-        return {}
-    return found
-
-
-def _walk_document(raw: str, decoder: json.JSONDecoder, line_of, found: dict[int, SourceValue]) -> None:
-    position = _skip(raw, 0)
-    for key, start in _members(raw, position, decoder):
-        if key == "cells":
-            _walk_cells(raw, start, decoder, line_of, found, 0)
-        elif key == "worksheets":
-            offset = 0
-            for sheet_start in _elements(raw, start, decoder):
-                for sheet_key, cells_start in _members(raw, sheet_start, decoder):
-                    if sheet_key == "cells":
-                        offset = _walk_cells(raw, cells_start, decoder, line_of, found, offset)
-
-
-def _walk_cells(raw, start, decoder, line_of, found, offset) -> int:
-    for cell_start in _elements(raw, start, decoder):
-        offset += 1
-        for key, value_start in _members(raw, cell_start, decoder):
-            if key in ("source", "input"):
-                _, value_end = decoder.raw_decode(raw, value_start)
-                if raw[value_start] == "[":
-                    lines = tuple(line_of(element) for element in _elements(raw, value_start, decoder))
-                else:
-                    lines = (line_of(value_start),)
-                found[offset] = SourceValue(value_start, value_end, lines or (line_of(value_start),))
-    return offset
-
-
-def _skip(raw: str, position: int) -> int:
-    return _WHITESPACE.match(raw, position).end()
-
-
-def _members(raw: str, start: int, decoder: json.JSONDecoder):
-    """(key, value start) for each member of the object at `start`; skips every value not asked about."""
-    if raw[start] != "{":
-        return
-    position = _skip(raw, start + 1)
-    if raw[position] == "}":
-        return
-    while True:
-        key, position = json.decoder.scanstring(raw, position + 1)
-        position = _skip(raw, _skip(raw, position) + 1)  # past ':'
-        value_start = position
-        yield key, value_start
-        _, position = decoder.raw_decode(raw, value_start)
-        position = _skip(raw, position)
-        if raw[position] == "}":
-            return
-        position = _skip(raw, position + 1)  # past ','
-
-
-def _elements(raw: str, start: int, decoder: json.JSONDecoder):
-    """The start of each element of the array at `start`."""
-    if raw[start] != "[":
-        return
-    position = _skip(raw, start + 1)
-    if raw[position] == "]":
-        return
-    while True:
-        yield position
-        _, position = decoder.raw_decode(raw, position)
-        position = _skip(raw, position)
-        if raw[position] == "]":
-            return
-        position = _skip(raw, position + 1)
