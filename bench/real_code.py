@@ -38,7 +38,7 @@ def still_parses(path: Path) -> str | None:
     """None if the repaired file is well formed, else why not."""
     try:
         if path.suffix == ".ipynb":
-            from bnfix.notebooks import join_cells, read_notebook
+            from bnfix.sources.notebooks import join_cells, read_notebook
 
             module = join_cells(read_notebook(path.read_text(encoding="utf-8"))).module
         else:

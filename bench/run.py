@@ -38,11 +38,11 @@ FLOOR_SCRIPT = textwrap.dedent(
     import sys
     from pathlib import Path
     import libcst
-    from bnfix.files import CHECKED_SUFFIXES, discover, read_source
+    from bnfix.sources.files import CHECKED_SUFFIXES, discover, read_source
     for path in discover([Path(sys.argv[1])], (), CHECKED_SUFFIXES):
         text = read_source(path).text
         if path.suffix == ".ipynb":
-            from bnfix.notebooks import join_cells, read_notebook
+            from bnfix.sources.notebooks import join_cells, read_notebook
             text = join_cells(read_notebook(text)).module
         libcst.parse_module(text)
     """

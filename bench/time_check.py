@@ -21,7 +21,7 @@ use_this_checkout()
 
 
 def count_files(directory: Path) -> int:
-    from bnfix.files import CHECKED_SUFFIXES, discover
+    from bnfix.sources.files import CHECKED_SUFFIXES, discover
 
     return sum(1 for _ in discover([directory], (), CHECKED_SUFFIXES))
 

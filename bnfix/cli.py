@@ -76,7 +76,7 @@ def _settings(paths: List[Path], policy, select, ignore, exclude, unsafe_fixes, 
 
 
 def _source_paths(paths: List[Path], settings: Settings) -> list[Path]:
-    from bnfix.files import CHECKED_SUFFIXES, discover
+    from bnfix.sources.files import CHECKED_SUFFIXES, discover
 
     missing = [path for path in paths if not path.exists()]
     if missing:
@@ -106,7 +106,7 @@ def _run_files(
     paths: list[Path], settings: Settings, fix: bool, jobs, output_format: OutputFormat, no_progress: bool, max_mb: Optional[float]
 ) -> list:
     from bnfix.process import process_files
-    from bnfix.progress import with_progress
+    from bnfix.report.progress import with_progress
 
     propose = not fix and _proposes_fixes(output_format)
     results = process_files(paths, settings, fix, jobs, propose, *_max_size(max_mb))
@@ -123,7 +123,7 @@ def _run_stdin(
     stdin_filename: Optional[Path], settings: Settings, fix: bool, output_format: OutputFormat, quiet: bool, max_mb: Optional[float]
 ) -> int:
     """IDE mode: source on stdin; `apply` writes the fixed source to stdout and findings to stderr."""
-    from bnfix.files import ReadError, decode_source
+    from bnfix.sources.files import ReadError, decode_source
     from bnfix.process import FileResult, FileError, process_text
     from bnfix.report import RENDERERS
 

@@ -14,10 +14,12 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper
 
 from bnfix.rules import Rule, enabled_rules
-from bnfix.rules.base import Fix, FixSafety, RuleContext, Violation
+from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.rules.base import Violation
 from bnfix.settings import Settings
-from bnfix.suppressions import find_suppressions
-from bnfix.syntax_check import python_syntax_problem
+from bnfix.sources.suppressions import find_suppressions
+from bnfix.sources.syntax_check import python_syntax_problem
 
 MAX_PASSES = 25
 
@@ -146,7 +148,7 @@ class _Found:
 
 def _lint(module: cst.Module, source: str, settings: Settings, rules: Sequence[type[Rule]]) -> list[_Found]:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    ctx = RuleContext(wrapper, settings)
+    ctx = ModuleContext(wrapper, settings)
     suppressions = find_suppressions(source)
     found: list[_Found] = []
     for rule_class in rules:

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from bnfix.engine import Diagnostic, SourceError, SourceResult, check_source, fix_source, might_apply
-from bnfix.files import ReadError, SourceText, read_source, write_atomic
+from bnfix.sources.files import ReadError, SourceText, read_source, write_atomic
 from bnfix.rules import enabled_rules
-from bnfix.rules.base import FixSafety
+from bnfix.fixes.fix import FixSafety
 from bnfix.settings import Settings
 
 if TYPE_CHECKING:
-    from bnfix.notebooks import NotebookMap
+    from bnfix.sources.notebooks import NotebookMap
 
 NOTEBOOK_SUFFIX = ".ipynb"
 # libcst needs about 600 bytes of memory per byte of source (a 5 MB module: ~3 GB and ~20 s just to parse, minutes
@@ -112,7 +112,7 @@ def _process_notebook(path: Path, text: SourceText, settings: Settings, fix: boo
     # Rule names appear unescaped in the JSON, so the byte prefilter works before nbformat is even imported.
     if not might_apply(raw, enabled_rules(settings)):
         return FileResult(path, raw, raw, text=text)
-    from bnfix.notebooks import NotebookError, join_cells, read_notebook, split_module, write_notebook
+    from bnfix.sources.notebooks import NotebookError, join_cells, read_notebook, split_module, write_notebook
 
     try:
         notebook = read_notebook(raw)

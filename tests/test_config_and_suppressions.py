@@ -6,7 +6,7 @@ import pytest
 
 from bnfix.config import ConfigError, find_pyproject, load_settings
 from bnfix.settings import PlacementPolicy, Settings
-from bnfix.suppressions import find_suppressions
+from bnfix.sources.suppressions import find_suppressions
 
 
 def test_nearest_pyproject_with_a_bnfix_table_wins(tmp_path):

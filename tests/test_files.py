@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from bnfix.cli import app
-from bnfix.files import decode_source, discover, write_atomic
+from bnfix.sources.files import decode_source, discover, write_atomic
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from bnfix.layers import ACTIVATION_POSITION, BN_LAYERS, DROPOUT_LAYERS
+from bnfix.analysis.layers import ACTIVATION_POSITION, BN_LAYERS, DROPOUT_LAYERS
 
 keras = pytest.importorskip("keras")
 

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bnfix.cli import app
-from bnfix.magics import MagicTable, mask_magics, restore_magics
-from bnfix.notebooks import JoinedCells, NotebookError, join_cells, read_notebook, split_module
+from bnfix.sources.magics import MagicTable, mask_magics, restore_magics
+from bnfix.sources.notebooks import JoinedCells, NotebookError, join_cells, read_notebook, split_module
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ import importlib.metadata
 
 import pytest
 
-from bnfix import keras_version
+from bnfix.analysis import keras_version
 from bnfix.settings import Settings
 from tests.helpers import SEED_EXAMPLE_2, assert_fix, codes_found, messages
 

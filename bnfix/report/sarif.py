@@ -20,7 +20,7 @@ from bnfix.engine import Diagnostic
 from bnfix.process import FileResult
 from bnfix.report.edits import TextEdit, text_edits
 from bnfix.rules import ALL_RULES
-from bnfix.rules.base import FixSafety
+from bnfix.fixes.fix import FixSafety
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 

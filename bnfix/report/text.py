@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from bnfix.rules.base import FixSafety
+from bnfix.fixes.fix import FixSafety
 from bnfix.process import FileResult
 
 

@@ -8,11 +8,14 @@ from typing import Iterator
 
 import libcst as cst
 
-from bnfix import keras_version
-from bnfix.edits import keyword_arg, positional_args, remove_arg, rename_keyword
-from bnfix.layers import BN_LAYERS
-from bnfix.node_index import node_index
-from bnfix.rules.base import Fix, FixSafety, Invalid, Rule, RuleContext, Valid, Violation
+from bnfix.analysis import keras_version
+from bnfix.analysis.calls import keyword_arg, positional_args
+from bnfix.fixes.call_edits import remove_arg, rename_keyword
+from bnfix.analysis.layers import BN_LAYERS
+
+from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.rules.base import Invalid, Rule, Valid, Violation
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
 
@@ -98,9 +101,9 @@ def literal_number(node: cst.BaseExpression) -> Decimal | None:
         return None
 
 
-def bn_constructors(ctx: RuleContext) -> list[cst.Call]:
+def bn_constructors(ctx: ModuleContext) -> list[cst.Call]:
     """Every call that constructs Keras's BatchNormalization (resolved through the imports)."""
-    return [call for call in node_index(ctx).calls if ctx.imports.keras_layer(call.func) in BN_LAYERS]
+    return [call for call in ctx.node_index.calls if ctx.imports.keras_layer(call.func) in BN_LAYERS]
 
 
 def _rejection(version: keras_version.KerasVersion | None) -> str:
@@ -204,7 +207,7 @@ class UnknownBNArgument(Rule):
         ),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         for call in bn_constructors(ctx):
             version = keras_version.target_keras_version(ctx.settings, ctx.imports.qualified_name(call.func))
             for arg in call.args:
@@ -319,7 +322,7 @@ class PyTorchMomentum(Rule):
         ),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         for call in bn_constructors(ctx):
             arg = momentum_arg(call)
             value = literal_number(arg.value) if arg is not None else None

@@ -6,38 +6,14 @@ its tests. Rules see a parsed module and the settings; they never read files, pr
 
 from __future__ import annotations
 
-import enum
 import textwrap
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import ClassVar, Iterator, Mapping, Union
+from typing import ClassVar, Iterator
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from bnfix.names import ImportTable
-from bnfix.settings import Settings
-
-
-class FixSafety(str, enum.Enum):
-    """Ruff's distinction: safe fixes keep behaviour; unsafe ones may change it and need --unsafe-fixes."""
-
-    SAFE = "safe"
-    UNSAFE = "unsafe"
-
-
-Replacement = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
-
-
-@dataclass(frozen=True)
-class Fix:
-    """Node replacements that repair one violation, applied together or not at all."""
-
-    changes: Mapping[cst.CSTNode, Replacement]
-    description: str
-    safety: FixSafety = FixSafety.SAFE
-    # (module, name) pairs the new code refers to; the engine adds the imports when missing.
-    imports: tuple[tuple[str, str], ...] = ()
+from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.fix import Fix, FixSafety
 
 
 @dataclass(frozen=True)
@@ -64,42 +40,6 @@ class Invalid:
     options: dict = field(default_factory=dict)
 
 
-class RuleContext:
-    """One parsed module plus what rules ask of it: imports, positions, parents, settings."""
-
-    def __init__(self, wrapper: MetadataWrapper, settings: Settings) -> None:
-        self.wrapper = wrapper
-        self.module: cst.Module = wrapper.module
-        self.settings = settings
-
-    @cached_property
-    def imports(self) -> ImportTable:
-        return ImportTable(self.module)
-
-    @cached_property
-    def _positions(self) -> Mapping[cst.CSTNode, CodeRange]:
-        return self.wrapper.resolve(PositionProvider)
-
-    @cached_property
-    def _parents(self) -> Mapping[cst.CSTNode, cst.CSTNode]:
-        return self.wrapper.resolve(ParentNodeProvider)
-
-    def position(self, node: cst.CSTNode) -> CodeRange:
-        return self._positions[node]
-
-    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self._parents.get(node)
-
-    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        current = self.parent(node)
-        while current is not None:
-            yield current
-            current = self.parent(current)
-
-    def code_for(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node)
-
-
 class Rule:
     """Base class: subclasses set the class attributes and implement `check`.
 
@@ -116,7 +56,7 @@ class Rule:
     VALID: ClassVar[list[Valid]] = []
     INVALID: ClassVar[list[Invalid]] = []
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:  # pragma: no cover - abstract
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     @classmethod

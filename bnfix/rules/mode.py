@@ -7,11 +7,14 @@ from typing import Iterator
 
 import libcst as cst
 
-from bnfix.edits import keyword_arg, positional_args, set_keyword
-from bnfix.model_layers import ModelResolver, loaded_names, model_resolver
-from bnfix.node_index import NodeIndex, node_index
-from bnfix.names import dotted_name
-from bnfix.rules.base import Fix, FixSafety, Invalid, Rule, RuleContext, Valid, Violation
+from bnfix.analysis.calls import keyword_arg, positional_args
+from bnfix.fixes.call_edits import set_keyword
+from bnfix.analysis.model_layers import ModelResolver, loaded_names, model_resolver
+from bnfix.analysis.node_index import NodeIndex
+from bnfix.analysis.names import dotted_name
+from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.rules.base import Invalid, Rule, Valid, Violation
 
 _HEADER = "import numpy as np\nimport tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n"
 _MODEL = "model = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])\n"
@@ -23,7 +26,7 @@ def _is_literal(node: cst.BaseExpression, value: str) -> bool:
     return isinstance(node, cst.Name) and node.value == value
 
 
-def _line(ctx: RuleContext, node: cst.CSTNode) -> int:
+def _line(ctx: ModuleContext, node: cst.CSTNode) -> int:
     return ctx.position(node).start.line
 
 
@@ -101,7 +104,7 @@ class InferenceInTrainingMode(Rule):
         ),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         models = model_resolver(ctx)
         for call in models.index.calls:
             training = keyword_arg(call, "training")
@@ -120,7 +123,7 @@ class InferenceInTrainingMode(Rule):
                 fix,
             )
 
-    def _is_model(self, ctx: RuleContext, models: ModelResolver, func: cst.BaseExpression) -> bool:
+    def _is_model(self, ctx: ModuleContext, models: ModelResolver, func: cst.BaseExpression) -> bool:
         dotted = dotted_name(func)
         if dotted is None or ctx.imports.qualified_name(func) is not None:
             return False  # `Layer(...)(x)` (pix2pix), or a function imported from a library
@@ -137,7 +140,7 @@ class InferenceInTrainingMode(Rule):
                     return True
         return "model" in dotted.rsplit(".", 1)[-1].lower()
 
-    def _is_prediction(self, ctx: RuleContext, models: ModelResolver, call: cst.Call) -> bool:
+    def _is_prediction(self, ctx: ModuleContext, models: ModelResolver, call: cst.Call) -> bool:
         """Outside training steps and model definitions, not repeated on one input, and its result is used."""
         parent = models.index.parent(call)
         if isinstance(parent, cst.Expr):
@@ -162,7 +165,7 @@ class InferenceInTrainingMode(Rule):
         return True
 
 
-def _is_gradient_tape(ctx: RuleContext, item: cst.BaseExpression) -> bool:
+def _is_gradient_tape(ctx: ModuleContext, item: cst.BaseExpression) -> bool:
     if not isinstance(item, cst.Call):
         return False
     name = ctx.imports.qualified_name(item.func) or dotted_name(item.func) or ""
@@ -257,7 +260,7 @@ class FrozenBaseInTrainingMode(Rule):
         ),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         assignments = _trainable_assignments(ctx)
         if not any(a.frozen for found in assignments.values() for a in found):
             return
@@ -282,10 +285,10 @@ class FrozenBaseInTrainingMode(Rule):
             )
 
 
-def _trainable_assignments(ctx: RuleContext) -> dict[str, list[_TrainableAssignment]]:
+def _trainable_assignments(ctx: ModuleContext) -> dict[str, list[_TrainableAssignment]]:
     """`base.trainable = False / True` statements by the dotted name of the model, in source order."""
     found: dict[str, list[_TrainableAssignment]] = {}
-    for node in node_index(ctx).statements:
+    for node in ctx.node_index.statements:
         for small in node.body:
             if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
                 continue

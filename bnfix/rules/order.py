@@ -6,10 +6,13 @@ from typing import Iterator
 
 import libcst as cst
 
-from bnfix.chains import Chain, Step, find_chains
-from bnfix.edits import keyword_arg, positional_args, set_keyword
-from bnfix.layers import ACTIVATION_POSITION, LINEAR, StepKind
-from bnfix.rules.base import Fix, FixSafety, Invalid, Rule, RuleContext, Valid, Violation
+from bnfix.analysis.chains import Chain, Step, find_chains
+from bnfix.analysis.calls import keyword_arg, positional_args
+from bnfix.fixes.call_edits import set_keyword
+from bnfix.analysis.layers import ACTIVATION_POSITION, LINEAR, StepKind
+from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.rules.base import Invalid, Rule, Valid, Violation
 from bnfix.settings import PlacementPolicy
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
@@ -97,7 +100,7 @@ class DropoutBeforeBN(Rule):
         ),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         for chain in find_chains(ctx):
             for i, step in enumerate(chain.steps[:-1]):
                 bn = chain.steps[i + 1]
@@ -177,7 +180,7 @@ class RedundantBias(Rule):
         ),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         for chain in find_chains(ctx):
             steps = chain.steps
             for i, layer in enumerate(steps[:-1]):

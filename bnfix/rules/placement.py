@@ -6,9 +6,11 @@ from typing import Iterator
 
 import libcst as cst
 
-from bnfix.chains import Chain, Step, find_chains
-from bnfix.layers import StepKind
-from bnfix.rules.base import Fix, FixSafety, Invalid, Rule, RuleContext, Valid, Violation
+from bnfix.analysis.chains import Chain, Step, find_chains
+from bnfix.analysis.layers import StepKind
+from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.rules.base import Invalid, Rule, Valid, Violation
 from bnfix.settings import PlacementPolicy
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
@@ -118,14 +120,14 @@ class BNPlacement(Rule):
         ),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         policy = ctx.settings.policy
         if policy is PlacementPolicy.KEEP:
             return
         for chain in find_chains(ctx):
             yield from self._check_chain(ctx, chain, policy)
 
-    def _check_chain(self, ctx: RuleContext, chain: Chain, policy: PlacementPolicy) -> Iterator[Violation]:
+    def _check_chain(self, ctx: ModuleContext, chain: Chain, policy: PlacementPolicy) -> Iterator[Violation]:
         # The pair of steps after a weighted layer that each policy wants swapped, and which of them is the BN.
         unwanted_pair, bn_index, wanted_side = {
             PlacementPolicy.POST: ([StepKind.BN, StepKind.ACTIVATION], 0, ("before", "after", "layer -> activation -> BN")),
@@ -151,7 +153,7 @@ class BNPlacement(Rule):
                     _fix(chain.swap(i + 1), f"Move BatchNormalization {other_side} the {activation!r} activation"),
                 )
 
-    def _split_violation(self, ctx: RuleContext, chain: Chain, i: int) -> Violation:
+    def _split_violation(self, ctx: ModuleContext, chain: Chain, i: int) -> Violation:
         layer, bn = chain.steps[i], chain.steps[i + 1]
         activation = layer.info.activation
         reference = _activation_layer(ctx, bn)
@@ -175,7 +177,7 @@ def _fix(changes: dict | None, description: str, imports: tuple = ()) -> Fix | N
     return Fix(changes, description, FixSafety.SAFE, imports) if changes else None
 
 
-def _activation_layer(ctx: RuleContext, bn_step: Step) -> tuple[cst.BaseExpression, tuple] | None:
+def _activation_layer(ctx: ModuleContext, bn_step: Step) -> tuple[cst.BaseExpression, tuple] | None:
     """How to write `Activation` next to this BN: `layers.Activation`, an imported name, or a new import."""
     constructor = bn_step.constructor
     if constructor is None:

@@ -1,6 +1,6 @@
 """BNF401-BNF405: inconsistent preprocessing between training and evaluation data (the seed's third cause).
 
-All five rules read the same straight-line data flow (`bnfix.dataflow`): which scalers were fit on what, which
+All five rules read the same straight-line data flow (`bnfix.analysis.dataflow`): which scalers were fit on what, which
 arrays are training or evaluation data, and which reached the model scaled or raw. The fixes apply scikit-learn's
 rule: fit on the training part only, transform everything else with that same fitted scaler; the repairs
 themselves are written in `bnfix.rules.preprocessing_fixes`.
@@ -12,10 +12,12 @@ from typing import Iterator
 
 import libcst as cst
 
-from bnfix.data_roles import Role, Roles, counterparts
-from bnfix.dataflow import module_flows
-from bnfix.dataflow_values import Array, Concat, FitEvent, Flow, ModelEvent, Scaler, SplitEvent
-from bnfix.rules.base import FixSafety, Invalid, Rule, RuleContext, Valid, Violation
+from bnfix.analysis.data_roles import Role, Roles, counterparts
+from bnfix.analysis.dataflow import module_flows
+from bnfix.analysis.dataflow_values import Array, Concat, FitEvent, Flow, ModelEvent, Scaler, SplitEvent
+from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.fix import FixSafety
+from bnfix.rules.base import Invalid, Rule, Valid, Violation
 from bnfix.rules.preprocessing_fixes import (
     adapt_fix,
     adapt_on_training_element,
@@ -28,7 +30,7 @@ from bnfix.rules.preprocessing_fixes import (
     second_scaler_fix,
     split_parts,
 )
-from bnfix.statement_edits import TakenNames
+from bnfix.fixes.statement_edits import TakenNames
 
 
 # A file must name a scaler class to have one: "Scaler" covers Standard/MinMax/Robust/MaxAbs.
@@ -107,7 +109,7 @@ class ScalerRefitOnEvaluationData(Rule):
         ),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         for flow in module_flows(ctx):
             roles = Roles(flow)
             for event in flow.fits:
@@ -198,7 +200,7 @@ class SecondScalerOnEvaluationData(Rule):
         ),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         for flow in module_flows(ctx):
             roles = Roles(flow)
             for event in flow.fits:
@@ -311,7 +313,7 @@ class RawEvaluationData(Rule):
         ),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         taken = TakenNames(ctx.module)  # shared by the findings of this run: two fixes never pick one name
         for flow in module_flows(ctx):
             roles = Roles(flow)
@@ -432,7 +434,7 @@ class ScalerFitBeforeSplit(Rule):
         ),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         for flow in module_flows(ctx):
             roles = Roles(flow)
             for event in flow.fits:
@@ -548,7 +550,7 @@ class AdaptOnAllData(Rule):
         Invalid(_KERAS + "norm = layers.Normalization()\nnorm.adapt(x_test)\n"),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         for flow in module_flows(ctx):
             roles = Roles(flow)
             for event in flow.fits:
@@ -569,7 +571,7 @@ class AdaptOnAllData(Rule):
                     yield found
 
     def _concatenation(
-        self, ctx: RuleContext, roles: Roles, event: FitEvent, receiver: str, data: str
+        self, ctx: ModuleContext, roles: Roles, event: FitEvent, receiver: str, data: str
     ) -> Violation | None:
         parts = event.data.parts  # type: ignore[union-attr]
         part_roles = [roles.of(part) for part in parts]
@@ -580,7 +582,7 @@ class AdaptOnAllData(Rule):
             return Violation(event.call, message)
         return Violation(event.call, message, adapt_on_training_element(ctx, event, part_roles.index(Role.TRAIN)))
 
-    def _whole(self, ctx: RuleContext, flow: Flow, event: FitEvent, receiver: str, data: str) -> Violation:
+    def _whole(self, ctx: ModuleContext, flow: Flow, event: FitEvent, receiver: str, data: str) -> Violation:
         call, whole = f"{receiver}.adapt({data})", event.data.root.name  # type: ignore[union-attr]
         found = _split_of(flow, event)
         if found is None:
@@ -602,7 +604,7 @@ def _leak_blind(scaler: Scaler, order: int) -> bool:
     return scaler.opaque_at(order) or scaler.stateless or scaler.normalization_layer
 
 
-def _label(ctx: RuleContext, event: FitEvent | ModelEvent) -> str:
+def _label(ctx: ModuleContext, event: FitEvent | ModelEvent) -> str:
     """How a message names the data of an event: the argument's code when short, else the array's name."""
     node = event.node if isinstance(event, ModelEvent) else (event.call.args[0].value if event.call.args else None)
     code = ctx.code_for(node) if node is not None else ""
@@ -612,7 +614,7 @@ def _label(ctx: RuleContext, event: FitEvent | ModelEvent) -> str:
     return data.root.name if isinstance(data, Array) else "the data"
 
 
-def _scaler_label(ctx: RuleContext, flow: Flow, fit: FitEvent) -> str:
+def _scaler_label(ctx: ModuleContext, flow: Flow, fit: FitEvent) -> str:
     names = flow.scaler_names.get(fit.scaler, [])
     if names:
         return names[0][0]

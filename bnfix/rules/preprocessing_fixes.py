@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import libcst as cst
 
-from bnfix.data_roles import Role, Roles, name_stem
-from bnfix.dataflow_values import Array, FitEvent, Flow, ModelEvent, SplitEvent
-from bnfix.rules.base import Fix, RuleContext
-from bnfix.statement_edits import StatementEdits, TakenNames, name_reads, parse_statement
+from bnfix.analysis.data_roles import Role, Roles, name_stem
+from bnfix.analysis.dataflow_values import Array, FitEvent, Flow, ModelEvent, SplitEvent
+from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.fix import Fix
+from bnfix.fixes.statement_edits import StatementEdits, TakenNames, name_reads, parse_statement
 
 
-def refit_fix(ctx: RuleContext, event: FitEvent, train: str) -> Fix | None:
+def refit_fix(ctx: ModuleContext, event: FitEvent, train: str) -> Fix | None:
     """`scaler.fit_transform(x_test)` -> `scaler.transform(x_test)`; `scaler.fit(x_val)` alone -> removed."""
     edits = StatementEdits(ctx)
     func = event.call.func
@@ -33,7 +34,7 @@ def refit_fix(ctx: RuleContext, event: FitEvent, train: str) -> Fix | None:
     return Fix(changes, description) if changes else None
 
 
-def drop_refit_fix(ctx: RuleContext, event: FitEvent, train: str) -> Fix | None:
+def drop_refit_fix(ctx: ModuleContext, event: FitEvent, train: str) -> Fix | None:
     """The data went through this scaler already (split from scaled data): transforming it again would scale it
     twice. `X_val = scaler.fit_transform(X_val)` and a lone `scaler.fit(X_val)` go; `a = scaler.fit_transform(b)`
     becomes `a = b`."""
@@ -52,7 +53,7 @@ def drop_refit_fix(ctx: RuleContext, event: FitEvent, train: str) -> Fix | None:
     return Fix(changes, f"Drop the re-fit: the data is scaled with the fit on {train} already") if changes else None
 
 
-def second_scaler_fix(ctx: RuleContext, flow: Flow, event: FitEvent, training: FitEvent, train: str) -> Fix | None:
+def second_scaler_fix(ctx: ModuleContext, flow: Flow, event: FitEvent, training: FitEvent, train: str) -> Fix | None:
     second, first = event.scaler, training.scaler
     roles = Roles(flow)
     if second.class_name != first.class_name or any(roles.of(f.data) is not Role.EVAL for f in second.fits):
@@ -108,7 +109,7 @@ def _reuse_at_call(edits: StatementEdits, event: FitEvent, scaler_name: str) -> 
 
 
 def raw_data_fix(
-    ctx: RuleContext, flow: Flow, uses: list[tuple[ModelEvent, ModelEvent]], taken: TakenNames
+    ctx: ModuleContext, flow: Flow, uses: list[tuple[ModelEvent, ModelEvent]], taken: TakenNames
 ) -> Fix | None:
     """Insert `x_test_scaled = scaler.transform(x_test)` after the scaler's fit and pass it to every use."""
     first_use, trained = uses[0]
@@ -150,7 +151,7 @@ def _rewritable(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name)
 
 
-def _scaled_name(ctx: RuleContext, trained: ModelEvent, raw: str) -> str:
+def _scaled_name(ctx: ModuleContext, trained: ModelEvent, raw: str) -> str:
     """`x_test` named like the training data: x_train -> x_train_std gives x_test_std; default x_test_scaled."""
     train_raw = trained.data.root.name  # type: ignore[union-attr]
     node = root_name(ctx, trained.node)
@@ -163,7 +164,7 @@ def _scaled_name(ctx: RuleContext, trained: ModelEvent, raw: str) -> str:
 
 
 def _after_sibling_transforms(
-    ctx: RuleContext, anchor: cst.SimpleStatementLine, scaler: str, limit: cst.BaseStatement
+    ctx: ModuleContext, anchor: cst.SimpleStatementLine, scaler: str, limit: cst.BaseStatement
 ) -> cst.SimpleStatementLine:
     """Insert after the `x_val_scaled = scaler.transform(x_val)` lines that already follow the fit."""
     parent = ctx.parent(anchor)
@@ -186,7 +187,7 @@ def split_parts(split: SplitEvent, index: int) -> list[str]:
     return [split.targets[2 * index].value, split.targets[2 * index + 1].value]
 
 
-def fit_on_training_part(ctx: RuleContext, flow: Flow, event: FitEvent, split: SplitEvent, index: int) -> Fix | None:
+def fit_on_training_part(ctx: ModuleContext, flow: Flow, event: FitEvent, split: SplitEvent, index: int) -> Fix | None:
     """`scaler.fit(X)` after the split -> `scaler.fit(X_train)`. Not `X = scaler.fit_transform(X)`: X's value would
     change with it."""
     parts = split_parts(split, index)
@@ -202,7 +203,7 @@ def fit_on_training_part(ctx: RuleContext, flow: Flow, event: FitEvent, split: S
     return Fix(changes, f"Fit the scaler on {parts[0]} only") if changes else None
 
 
-def move_after_split(ctx: RuleContext, flow: Flow, event: FitEvent, split: SplitEvent, index: int) -> Fix | None:
+def move_after_split(ctx: ModuleContext, flow: Flow, event: FitEvent, split: SplitEvent, index: int) -> Fix | None:
     """Move the scaling after the split, in three shapes:
 
     - `X = scaler.fit_transform(X)` -> `X_train = scaler.fit_transform(X_train)`, `X_test = scaler.transform(X_test)`
@@ -288,7 +289,7 @@ def _transform_call(node: cst.BaseExpression | None) -> bool:
 
 
 def _scaler_after_split(
-    ctx: RuleContext, flow: Flow, event: FitEvent, moved: list, split: SplitEvent
+    ctx: ModuleContext, flow: Flow, event: FitEvent, moved: list, split: SplitEvent
 ) -> tuple[str, cst.Call | None] | None:
     """The scaler's name for the lines after the split (a new one for an anonymous scaler, with its constructor),
     when nothing between the fit and the split uses the scaler."""
@@ -309,7 +310,7 @@ def _scaler_after_split(
     return name, None
 
 
-def adapt_on_training_element(ctx: RuleContext, event: FitEvent, index: int) -> Fix | None:
+def adapt_on_training_element(ctx: ModuleContext, event: FitEvent, index: int) -> Fix | None:
     """`norm.adapt(np.concatenate([x_train, x_test]))` -> `norm.adapt(x_train)` (element `index` is the training part)."""
     concatenation = event.call.args[0].value
     joined = concatenation.args[0].value if isinstance(concatenation, cst.Call) and concatenation.args else None
@@ -323,7 +324,7 @@ def adapt_on_training_element(ctx: RuleContext, event: FitEvent, index: int) -> 
 
 
 def adapt_fix(
-    ctx: RuleContext, flow: Flow, event: FitEvent, split: SplitEvent, index: int, before: bool
+    ctx: ModuleContext, flow: Flow, event: FitEvent, split: SplitEvent, index: int, before: bool
 ) -> Fix | None:
     """`norm.adapt(X)` before the split moves after it as `norm.adapt(X_train)`; after the split, X -> X_train."""
     parts = split_parts(split, index)
@@ -358,7 +359,7 @@ def adapt_fix(
 
 
 def _name_for_scaler(
-    ctx: RuleContext,
+    ctx: ModuleContext,
     flow: Flow,
     training: FitEvent,
     use: FitEvent | ModelEvent,
@@ -390,7 +391,7 @@ def _scaler_base(data_name: str) -> str:
     return "_".join([*words, "scaler"])
 
 
-def root_name(ctx: RuleContext, node: cst.BaseExpression) -> cst.Name | None:
+def root_name(ctx: ModuleContext, node: cst.BaseExpression) -> cst.Name | None:
     """The array name an argument starts from: `x_test` in `x_test[:5]`, `np.array(x_test)`, `x_test.values`."""
     while not isinstance(node, cst.Name):
         if isinstance(node, (cst.Subscript, cst.Attribute)):
@@ -404,7 +405,7 @@ def root_name(ctx: RuleContext, node: cst.BaseExpression) -> cst.Name | None:
     return node
 
 
-def _method_call(ctx: RuleContext, name: cst.Name) -> cst.Call | None:
+def _method_call(ctx: ModuleContext, name: cst.Name) -> cst.Call | None:
     """The call `name.fit(...)`, `name.transform(...)`... when `name` is read only as that method's receiver."""
     attribute = ctx.parent(name)
     call = ctx.parent(attribute) if isinstance(attribute, cst.Attribute) and attribute.value is name else None
@@ -445,12 +446,12 @@ def _point(position) -> tuple[int, int]:
     return position.line, position.column
 
 
-def _after(ctx: RuleContext, node: cst.CSTNode, statement: cst.CSTNode) -> bool:
+def _after(ctx: ModuleContext, node: cst.CSTNode, statement: cst.CSTNode) -> bool:
     """Does `node` start after `statement` ends?"""
     return _point(ctx.position(node).start) >= _point(ctx.position(statement).end)
 
 
-def _reads_between(ctx: RuleContext, flow: Flow, name: str, start: cst.CSTNode, end: cst.CSTNode,
+def _reads_between(ctx: ModuleContext, flow: Flow, name: str, start: cst.CSTNode, end: cst.CSTNode,
                    exclude: list | None = None) -> bool:
     """Is `name` read after statement `start` ends and before statement `end` starts, outside `exclude`?"""
     low, high = _point(ctx.position(start).end), _point(ctx.position(end).start)

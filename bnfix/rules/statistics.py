@@ -8,13 +8,15 @@ from typing import Iterator
 
 import libcst as cst
 
-from bnfix.edits import set_keyword
-from bnfix.model_layers import model_resolver
-from bnfix.node_index import node_index
+from bnfix.fixes.call_edits import set_keyword
+from bnfix.analysis.model_layers import model_resolver
+
 from bnfix.rules.arguments import literal_number, momentum_arg
-from bnfix.rules.base import Fix, FixSafety, Invalid, Rule, RuleContext, Valid, Violation
-from bnfix.sample_count import SampleCounter
-from bnfix.training_budget import TrainingBudget, batch_size_of, fit_argument, training_budget
+from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.rules.base import Invalid, Rule, Valid, Violation
+from bnfix.analysis.sample_count import SampleCounter
+from bnfix.analysis.training_budget import TrainingBudget, batch_size_of, fit_argument, training_budget
 
 KERAS_DEFAULT_MOMENTUM = Decimal("0.99")
 REPORT_ABOVE = 0.1  # share of the initial moving statistics still in place that is worth a finding
@@ -41,19 +43,19 @@ class _TrainedModel:
     bn_layers: dict[int, cst.Call]
 
 
-def _fit_calls(ctx: RuleContext) -> list[_Fit]:
+def _fit_calls(ctx: ModuleContext) -> list[_Fit]:
     """`name.fit(...)` calls."""
     fits = []
-    for call in node_index(ctx).calls:
+    for call in ctx.node_index.calls:
         func = call.func
         if isinstance(func, cst.Attribute) and func.attr.value == "fit" and isinstance(func.value, cst.Name):
             fits.append(_Fit(call, func.value))
     return fits
 
 
-def _in_loop(ctx: RuleContext, node: cst.CSTNode) -> bool:
+def _in_loop(ctx: ModuleContext, node: cst.CSTNode) -> bool:
     """A `fit` in a loop trains an unknown number of times."""
-    for ancestor in node_index(ctx).ancestors(node):
+    for ancestor in ctx.node_index.ancestors(node):
         if isinstance(ancestor, (cst.For, cst.While, cst.ListComp, cst.GeneratorExp)):
             return True
         if isinstance(ancestor, cst.FunctionDef):
@@ -61,7 +63,7 @@ def _in_loop(ctx: RuleContext, node: cst.CSTNode) -> bool:
     return False
 
 
-def _trained_models(ctx: RuleContext) -> list[_TrainedModel]:
+def _trained_models(ctx: ModuleContext) -> list[_TrainedModel]:
     models = model_resolver(ctx)
     trained: dict[int, _TrainedModel] = {}
     for fit in _fit_calls(ctx):
@@ -170,7 +172,7 @@ class MovingStatisticsNotConverged(Rule):
         Invalid(_HEADER + _MODEL.format(bn="") + _DATA.format(n=64) + "model.fit(x, y, batch_size=32, epochs=1, validation_split=0.25)\n"),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         counter = SampleCounter(ctx)
         # A BN layer shared by several models (a base inside a bigger model) is updated by all their fits.
         budgets_by_bn: dict[int, list[TrainingBudget | None]] = {}
@@ -262,7 +264,7 @@ class TinyBatches(Rule):
         Invalid(_HEADER + _MODEL.format(bn="") + "BATCH = 2\nmodel.fit(x, y, BATCH)\n"),
     ]
 
-    def check(self, ctx: RuleContext) -> Iterator[Violation]:
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         counter = SampleCounter(ctx)
         models = model_resolver(ctx)
         for fit in _fit_calls(ctx):

@@ -42,7 +42,7 @@ def settings_for(paths: list[Path], policy, select, ignore, exclude, unsafe_fixe
 
 
 def discover_scripts(paths: list[Path], settings: Settings) -> list[Path]:
-    from bnfix.files import discover
+    from bnfix.sources.files import discover
 
     return list(discover(paths, settings.exclude))
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from bnfix.files import SKIPPED_DIRECTORIES, SourceText
+from bnfix.sources.files import SKIPPED_DIRECTORIES, SourceText
 from bnfix.process import process_file
 from bnfix.settings import PlacementPolicy, Settings
 

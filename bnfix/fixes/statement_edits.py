@@ -11,11 +11,12 @@ from typing import Iterable, Mapping
 
 import libcst as cst
 
-from bnfix.rules.base import Replacement, RuleContext
+from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.fix import Replacement
 
 
 class StatementEdits:
-    def __init__(self, ctx: RuleContext) -> None:
+    def __init__(self, ctx: ModuleContext) -> None:
         self.ctx = ctx
         self._inner: dict[cst.BaseStatement, dict[cst.CSTNode, cst.CSTNode]] = {}
         self._removed: dict[cst.BaseStatement, bool] = {}  # statement -> keep its comments in place
@@ -84,7 +85,7 @@ class StatementEdits:
         return result
 
 
-def _body(ctx: RuleContext, statement: cst.BaseStatement) -> tuple[cst.BaseStatement, ...]:
+def _body(ctx: ModuleContext, statement: cst.BaseStatement) -> tuple[cst.BaseStatement, ...]:
     parent = ctx.parent(statement)
     return parent.body if isinstance(parent, (cst.Module, cst.IndentedBlock)) else (statement,)
 
@@ -97,7 +98,7 @@ class _Replacer(cst.CSTTransformer):
         return self.changes.get(original_node, updated_node)
 
 
-def parse_statement(ctx: RuleContext, code: str) -> cst.SimpleStatementLine:
+def parse_statement(ctx: ModuleContext, code: str) -> cst.SimpleStatementLine:
     statement = cst.parse_statement(code, config=ctx.module.config_for_parsing)
     assert isinstance(statement, cst.SimpleStatementLine)
     return statement

@@ -2,21 +2,15 @@
 
 A libcst visit costs about 0.15 s per 1000 lines and `ParentNodeProvider` five times that, so the BNF2xx/BNF3xx
 rules, which ask "what encloses this?", "which comes first?" and "where are the calls?" many times, ask this
-index, built once per parsed module, instead of visiting the tree again. `shared(ctx, ...)` keeps other
-per-module results (name bindings, layer chains) for the rules that need the same ones.
+index, built once per parsed module (`ModuleContext.node_index`), instead of visiting the tree again.
 """
 
 from __future__ import annotations
 
 import bisect
-import weakref
-from typing import Callable, Iterator, TypeVar
+from typing import Iterator
 
 import libcst as cst
-
-from bnfix.rules.base import RuleContext
-
-T = TypeVar("T")
 
 
 class NodeIndex(cst.CSTVisitor):
@@ -74,18 +68,3 @@ class NodeIndex(cst.CSTVisitor):
     def finished_before(self, first: cst.CSTNode, second: cst.CSTNode) -> bool:
         """`first` ends before `second` starts in the source (so, in straight-line code, runs before it)."""
         return self._end[first] < self._start[second]
-
-
-_SHARED: "weakref.WeakKeyDictionary[RuleContext, dict[str, object]]" = weakref.WeakKeyDictionary()
-
-
-def shared(ctx: RuleContext, name: str, build: Callable[[], T]) -> T:
-    """`build()` once per parsed module (per RuleContext), then the same object for every rule that asks."""
-    values = _SHARED.setdefault(ctx, {})
-    if name not in values:
-        values[name] = build()
-    return values[name]  # type: ignore[return-value]
-
-
-def node_index(ctx: RuleContext) -> NodeIndex:
-    return shared(ctx, "node_index", lambda: NodeIndex(ctx.module))

@@ -13,7 +13,7 @@ import enum
 import re
 from functools import cached_property
 
-from bnfix.dataflow_values import Array, Flow, Root
+from bnfix.analysis.dataflow_values import Array, Flow, Root
 
 
 class Role(enum.Enum):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from bnfix.edits import keyword_arg, positional_args
-from bnfix.names import RECURRENT_LAYERS, ImportTable
+from bnfix.analysis.calls import keyword_arg, positional_args
+from bnfix.analysis.names import RECURRENT_LAYERS, ImportTable
 
 
 class StepKind(enum.Enum):

@@ -1,5 +1,5 @@
 """What the preprocessing data flow tracks: arrays and where they came from, scalers and what they were fit on,
-splits, model calls, and the flow of one straight-line block. `bnfix.dataflow` fills these in."""
+splits, model calls, and the flow of one straight-line block. `bnfix.analysis.dataflow` fills these in."""
 
 from __future__ import annotations
 

@@ -19,11 +19,12 @@ from typing import Callable, Iterator, Sequence
 
 import libcst as cst
 
-from bnfix.edits import remove_arg, replace_first_arg
-from bnfix.layers import LayerInfo, StepKind, activation_function, classify_constructor
-from bnfix.names import dotted_name
-from bnfix.node_index import shared
-from bnfix.rules.base import Replacement, RuleContext
+from bnfix.fixes.call_edits import remove_arg, replace_first_arg
+from bnfix.analysis.layers import LayerInfo, StepKind, activation_function, classify_constructor
+from bnfix.analysis.names import dotted_name
+
+from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.fix import Replacement
 
 Changes = dict[cst.CSTNode, Replacement]
 
@@ -212,13 +213,13 @@ class _NameCounter(cst.CSTVisitor):
 # --------------------------------------------------------------------------------------------- finding chains
 
 
-def find_chains(ctx: RuleContext) -> Iterator[Chain]:
+def find_chains(ctx: ModuleContext) -> Iterator[Chain]:
     # BNF101, BNF102 and BNF103 walk the same chains: found once per parsed module, not once per rule (finding
     # them three times was a sixth of `check`'s time on Keras scripts, bench/README.md).
-    return iter(shared(ctx, "chains", lambda: _collect_chains(ctx)))
+    return iter(ctx.shared("chains", lambda: _collect_chains(ctx)))
 
 
-def _collect_chains(ctx: RuleContext) -> list[Chain]:
+def _collect_chains(ctx: ModuleContext) -> list[Chain]:
     finder = _ChainFinder(ctx)
     ctx.module.visit(finder)
     return finder.chains
@@ -228,7 +229,7 @@ Classifier = Callable[[cst.Call], "tuple[Step, cst.BaseExpression] | None"]
 
 
 class _ChainFinder(cst.CSTVisitor):
-    def __init__(self, ctx: RuleContext) -> None:
+    def __init__(self, ctx: ModuleContext) -> None:
         self.ctx = ctx
         self.chains: list[Chain] = []
         self.scopes: list[cst.CSTNode] = [ctx.module]
@@ -384,7 +385,7 @@ def _added_layer(statement: cst.BaseStatement) -> tuple[str, cst.Call] | None:
     return receiver, argument
 
 
-def _self_layer_assignments(ctx: RuleContext, node: cst.ClassDef) -> dict[str, cst.Call]:
+def _self_layer_assignments(ctx: ModuleContext, node: cst.ClassDef) -> dict[str, cst.Call]:
     """`self.bn = BatchNormalization()` in `__init__` (or `build`) -> {"bn": that call}."""
     layers: dict[str, cst.Call] = {}
     for statement in node.body.body:

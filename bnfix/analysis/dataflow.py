@@ -5,21 +5,20 @@ what each scaler was fit on, which arrays were split into training and evaluatio
 `fit`, `evaluate` and `predict` scaled or raw. `with` bodies and the `if __name__ == "__main__":` guard run once and
 are followed; any other branch, loop or `try` that touches the tracked calls ends the block, because the analysis
 would have to guess how often it ran. What a user helper returns is unknown, never raw. Roles (train, evaluation)
-are resolved afterwards in `bnfix.data_roles`, when all the evidence of the block is in.
+are resolved afterwards in `bnfix.analysis.data_roles`, when all the evidence of the block is in.
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import Iterator, Sequence
 
 import libcst as cst
 
-from bnfix.dataflow_values import (
+from bnfix.analysis.dataflow_values import (
     FRESH, SCALER_CLASSES, UNKNOWN, Array, Binding, Concat, FitEvent, Flow, Items, ModelEvent, Root, Scaler,
     Scaling, SplitEvent, Value, derived, flatten, rows, scaled, touched,
 )
-from bnfix.rules.base import RuleContext
+from bnfix.analysis.context import ModuleContext
 
 _SPLIT = "model_selection.train_test_split"
 MODEL_USES = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch", "predict_proba", "predict_classes"})
@@ -47,25 +46,24 @@ _CONDITIONAL_EXPRESSIONS = (
 _HARMLESS = frozenset({"print", "len", "type", "repr", "str", "isinstance", "id", "joblib", "pickle", "logging"})
 
 
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def module_flows(ctx: ModuleContext) -> list[Flow]:
+    """The flows of every block in the module, computed once per module and shared by the five rules."""
+    return ctx.shared("dataflow", lambda: _module_flows(ctx))
 
 
-def module_flows(ctx: RuleContext) -> list[Flow]:
-    """The flows of every block in the module, computed once per rule run and shared by the five rules."""
-    if ctx not in _CACHE:
-        flows = []
-        if _imports_ml(ctx):
-            blocks: list[tuple[cst.CSTNode, Sequence[cst.BaseStatement]]] = [(ctx.module, ctx.module.body)]
-            blocks += [(fn, fn.body.body) for fn in _functions(ctx.module) if isinstance(fn.body, cst.IndentedBlock)]
-            for scope, body in blocks:
-                walker = _Walker(ctx, Flow(scope))
-                walker.run(body)
-                flows.append(walker.flow)
-        _CACHE[ctx] = flows
-    return _CACHE[ctx]
+def _module_flows(ctx: ModuleContext) -> list[Flow]:
+    flows = []
+    if _imports_ml(ctx):
+        blocks: list[tuple[cst.CSTNode, Sequence[cst.BaseStatement]]] = [(ctx.module, ctx.module.body)]
+        blocks += [(fn, fn.body.body) for fn in _functions(ctx.module) if isinstance(fn.body, cst.IndentedBlock)]
+        for scope, body in blocks:
+            walker = _Walker(ctx, Flow(scope))
+            walker.run(body)
+            flows.append(walker.flow)
+    return flows
 
 
-def _imports_ml(ctx: RuleContext) -> bool:
+def _imports_ml(ctx: ModuleContext) -> bool:
     """Scalers, splits and Normalization layers all come from sklearn or Keras imports."""
     targets = [*ctx.imports.aliases.values(), *ctx.imports.star_modules]
     return any(t.split(".")[0] in ("sklearn", "keras", "tensorflow", "tf_keras") for t in targets)
@@ -82,7 +80,7 @@ def _functions(node: cst.CSTNode) -> Iterator[cst.FunctionDef]:
 
 
 class _Walker:
-    def __init__(self, ctx: RuleContext, flow: Flow) -> None:
+    def __init__(self, ctx: ModuleContext, flow: Flow) -> None:
         self.ctx = ctx
         self.imports = ctx.imports
         self.flow = flow

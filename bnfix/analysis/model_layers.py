@@ -12,11 +12,11 @@ from typing import Iterator
 
 import libcst as cst
 
-from bnfix.bindings import bindings
-from bnfix.edits import keyword_arg, positional_args
-from bnfix.layers import BN_LAYERS
-from bnfix.node_index import node_index, shared
-from bnfix.rules.base import RuleContext
+from bnfix.analysis.bindings import bindings
+from bnfix.analysis.calls import keyword_arg, positional_args
+from bnfix.analysis.layers import BN_LAYERS
+
+from bnfix.analysis.context import ModuleContext
 
 SEQUENTIAL = frozenset({"Sequential", "models.Sequential"})
 FUNCTIONAL = frozenset({"Model", "models.Model"})
@@ -25,15 +25,15 @@ MAX_DEPTH = 8  # nested definitions followed (a factory returning a model built 
 MAX_TRACED = 500  # expressions followed back from a functional model's outputs
 
 
-def model_resolver(ctx: RuleContext) -> ModelResolver:
-    return shared(ctx, "model_resolver", lambda: ModelResolver(ctx))
+def model_resolver(ctx: ModuleContext) -> ModelResolver:
+    return ctx.shared("model_resolver", lambda: ModelResolver(ctx))
 
 
 class ModelResolver:
-    def __init__(self, ctx: RuleContext) -> None:
+    def __init__(self, ctx: ModuleContext) -> None:
         self.ctx = ctx
         self.bindings = bindings(ctx)
-        self.index = node_index(ctx)
+        self.index = ctx.node_index
         self.definitions = {
             statement.name.value: statement
             for statement in ctx.module.body

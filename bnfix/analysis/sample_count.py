@@ -2,7 +2,7 @@
 
 Only what needs no guessing: NumPy / TensorFlow / Keras constructors with literal shapes (`np.random.rand(100, 10)`,
 `np.zeros((N, 3))`), slices (`x[:80]`, `x[20:]`), tuple unpacking, `train_test_split` arithmetic, and names bound
-to those by plain assignments (bnfix.bindings). Everything else (files, datasets, generators) is unknown: None.
+to those by plain assignments (bnfix.analysis.bindings). Everything else (files, datasets, generators) is unknown: None.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Union
 
 import libcst as cst
 
-from bnfix.bindings import Binding, bindings
-from bnfix.edits import keyword_arg, positional_args
-from bnfix.rules.base import RuleContext
+from bnfix.analysis.bindings import Binding, bindings
+from bnfix.analysis.calls import keyword_arg, positional_args
+from bnfix.analysis.context import ModuleContext
 
 Number = Union[int, float]
 MAX_DEPTH = 40  # name-following steps before giving up (cycles, very long pipelines)
@@ -44,7 +44,7 @@ _DATASET_MAKERS = {"make_classification", "make_regression", "make_blobs", "make
 class SampleCounter:
     """Evaluates row counts and numbers for one module; build one per rule run."""
 
-    def __init__(self, ctx: RuleContext) -> None:
+    def __init__(self, ctx: ModuleContext) -> None:
         self.ctx = ctx
         self.bindings = bindings(ctx)
 

@@ -12,8 +12,8 @@ from typing import Iterator
 
 import libcst as cst
 
-from bnfix.node_index import NodeIndex, node_index, shared
-from bnfix.rules.base import RuleContext
+from bnfix.analysis.node_index import NodeIndex
+from bnfix.analysis.context import ModuleContext
 
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
@@ -34,15 +34,15 @@ class _Event:
     block: cst.CSTNode | None  # the block holding the assignment statement
 
 
-def bindings(ctx: RuleContext) -> Bindings:
+def bindings(ctx: ModuleContext) -> Bindings:
     """The name lookups of this parsed module, shared by every rule."""
-    return shared(ctx, "bindings", lambda: Bindings(ctx))
+    return ctx.shared("bindings", lambda: Bindings(ctx))
 
 
 class Bindings:
-    def __init__(self, ctx: RuleContext) -> None:
+    def __init__(self, ctx: ModuleContext) -> None:
         self.ctx = ctx
-        self.index = node_index(ctx)
+        self.index = ctx.node_index
         self._events: dict[int, dict[str, list[_Event]]] = {}
 
     def scope_of(self, node: cst.CSTNode) -> cst.CSTNode:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from bnfix.edits import keyword_arg, positional_args
-from bnfix.sample_count import SampleCounter
+from bnfix.analysis.calls import keyword_arg, positional_args
+from bnfix.analysis.sample_count import SampleCounter
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_EPOCHS = 1

@@ -2,7 +2,7 @@
 
 Analyses that span cells (a model built in one cell, trained in the next) see one module. Each cell is followed by
 a marker comment so the repaired module can be cut back into the same cells; IPython syntax is masked
-(bnfix.magics) and restored byte for byte. Only the `source` value of a cell whose code changed is rewritten,
+(bnfix.sources.magics) and restored byte for byte. Only the `source` value of a cell whose code changed is rewritten,
 spliced into the file's text in the file's own style (indent, ASCII escaping, line endings), so outputs, metadata,
 key order and the final newline stay exactly as they were. nbformat reads and checks the file; it is imported only
 when a notebook is processed.
@@ -15,8 +15,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from bnfix.magics import MagicTable, mask_magics, restore_magics
-from bnfix.notebook_json import SourceValue, source_values
+from bnfix.sources.magics import MagicTable, mask_magics, restore_magics
+from bnfix.sources.notebook_json import SourceValue, source_values
 
 CELL_MARKER = "# bnfix: end of cell {}"
 _CELL_MARKER_LINE = re.compile(r"^# bnfix: end of cell (\d+)$")

@@ -1,0 +1,63 @@
+"""One parsed module and every analysis of it that rules ask for, each computed lazily, once, on first use.
+
+Analyses hang off the context (`ctx.node_index`, `ctx.shared(...)`) rather than off module-level caches, so
+they live exactly as long as the parsed module they describe.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, TypeVar
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from bnfix.analysis.names import ImportTable
+from bnfix.settings import Settings
+
+if TYPE_CHECKING:
+    from bnfix.analysis.node_index import NodeIndex
+
+T = TypeVar("T")
+
+
+class ModuleContext:
+    """One parsed module plus what rules ask of it: imports, positions, parents, settings, shared analyses."""
+
+    def __init__(self, wrapper: MetadataWrapper, settings: Settings) -> None:
+        self.wrapper = wrapper
+        self.module: cst.Module = wrapper.module
+        self.settings = settings
+        self._analyses: dict[str, object] = {}
+
+    @cached_property
+    def imports(self) -> ImportTable:
+        return ImportTable(self.module)
+
+    @cached_property
+    def node_index(self) -> "NodeIndex":
+        from bnfix.analysis.node_index import NodeIndex
+
+        return NodeIndex(self.module)
+
+    @cached_property
+    def _positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        return self.wrapper.resolve(PositionProvider)
+
+    def shared(self, name: str, build: Callable[[], T]) -> T:
+        """`build()` once for this module, then the same object for every rule that asks."""
+        if name not in self._analyses:
+            self._analyses[name] = build()
+        return self._analyses[name]  # type: ignore[return-value]
+
+    def position(self, node: cst.CSTNode) -> CodeRange:
+        return self._positions[node]
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        return self.node_index.parent(node)
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        return self.node_index.ancestors(node)
+
+    def code_for(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)

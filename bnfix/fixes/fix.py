@@ -1,0 +1,30 @@
+"""What a repair is: node replacements applied together or not at all, and how safe they are."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Mapping, Union
+
+import libcst as cst
+
+
+class FixSafety(str, enum.Enum):
+    """Ruff's distinction: safe fixes keep behaviour; unsafe ones may change it and need --unsafe-fixes."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+Replacement = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Node replacements that repair one violation, applied together or not at all."""
+
+    changes: Mapping[cst.CSTNode, Replacement]
+    description: str
+    safety: FixSafety = FixSafety.SAFE
+    # (module, name) pairs the new code refers to; the engine adds the imports when missing.
+    imports: tuple[tuple[str, str], ...] = ()
