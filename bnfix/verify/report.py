@@ -187,6 +187,10 @@ def render_table(
         cells.append(verdict_cell(row))
         table.add_row(*cells)
     console.print(table)
+    for row in rows:  # the reasons once more, unwrapped, for the outcomes a reader must act on
+        if row.verdict.is_regression or row.verdict.is_unverified or row.verdict is Verdict.FIXED_CRASH:
+            policy = f" [{row.policy}]" if show_policy and row.policy else ""
+            console.print(f"{escape(str(row.path))}{policy}: {row.verdict.value}: {escape(row.judgement.reason)}", soft_wrap=True)
     for item in comparisons:
         console.print(
             f"{escape(str(item.path))}: policy {item.candidate} against {item.baseline}: "
