@@ -13,6 +13,7 @@ from bnfix.analysis.layers import ACTIVATION_POSITION, LINEAR, StepKind
 from bnfix.analysis.context import ModuleContext
 from bnfix.fixes.fix import Fix, FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
+from bnfix.rules.pretrained import guard_pretrained
 from bnfix.settings import PlacementPolicy
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
@@ -105,7 +106,7 @@ class DropoutBeforeBN(Rule):
             for i, step in enumerate(chain.steps[:-1]):
                 bn = chain.steps[i + 1]
                 if step.kind is StepKind.DROPOUT and bn.kind is StepKind.BN and step.info.name not in _VARIANCE_PRESERVING_DROPOUT:
-                    yield self._violation(chain, i, step, bn)
+                    yield guard_pretrained(ctx, chain, self._violation(chain, i, step, bn), "reordering")
 
     def _violation(self, chain: Chain, i: int, dropout: Step, bn: Step) -> Violation:
         rate = _literal(_argument(dropout.constructor, "rate", 0)) if dropout.constructor is not None else None
@@ -191,7 +192,7 @@ class RedundantBias(Rule):
                     continue
                 if ctx.settings.policy is PlacementPolicy.POST and i + 2 < len(steps) and steps[i + 2].info.movable_activation:
                     continue
-                yield self._violation(chain, layer)
+                yield guard_pretrained(ctx, chain, self._violation(chain, layer), "dropping the bias")
 
     def _violation(self, chain: Chain, layer: Step) -> Violation:
         assert layer.constructor is not None

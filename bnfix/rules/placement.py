@@ -6,11 +6,14 @@ from typing import Iterator
 
 import libcst as cst
 
-from bnfix.analysis.chains import Chain, Step, find_chains
-from bnfix.analysis.layers import StepKind
+from bnfix.analysis.calls import keyword_arg, positional_args
+from bnfix.analysis.chains import Chain, Changes, Step, find_chains
+from bnfix.analysis.layers import ACTIVATION_POSITION, StepKind
 from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.call_edits import remove_arg
 from bnfix.fixes.fix import Fix, FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
+from bnfix.rules.pretrained import guard_pretrained
 from bnfix.settings import PlacementPolicy
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
@@ -146,12 +149,19 @@ class BNPlacement(Rule):
                     continue
                 activation = activation_step.info.activation
                 found_side, other_side, order = wanted_side
-                yield Violation(
+                description = f"Move BatchNormalization {other_side} the {activation!r} activation"
+                changes = chain.swap(i + 1)
+                if changes is not None and policy is PlacementPolicy.POST:
+                    changes, restored = _with_bias_restored(chain, layer, changes)
+                    if restored:
+                        description += f" and restore {layer.info.name}'s bias, which BN no longer follows"
+                violation = Violation(
                     bn.node,
                     f"BatchNormalization {found_side} the {activation!r} activation; policy '{policy.value}' puts it "
                     f"{other_side} ({order})",
-                    _fix(chain.swap(i + 1), f"Move BatchNormalization {other_side} the {activation!r} activation"),
+                    _fix(changes, description),
                 )
+                yield guard_pretrained(ctx, chain, violation, "reordering")
 
     def _split_violation(self, ctx: ModuleContext, chain: Chain, i: int) -> Violation:
         layer, bn = chain.steps[i], chain.steps[i + 1]
@@ -161,7 +171,7 @@ class BNPlacement(Rule):
         if reference is not None and layer.info.activation_node is not None:
             activation_layer = cst.Call(func=reference[0], args=[cst.Arg(layer.info.activation_node)])
             changes = chain.split_activation(i, i + 1, activation_layer)
-        return Violation(
+        violation = Violation(
             bn.node,
             f"{layer.info.name} applies the {activation!r} activation before BatchNormalization; policy "
             "'pre' puts BN before the activation (layer -> BN -> activation)",
@@ -171,6 +181,28 @@ class BNPlacement(Rule):
                 reference[1] if reference else (),
             ),
         )
+        return guard_pretrained(ctx, chain, violation, "moving the activation")
+
+
+def _with_bias_restored(chain: Chain, layer: Step, changes: Changes) -> tuple[Changes | None, bool]:
+    """Under `post` the layer's output feeds the activation, not BN: a `use_bias=False` must go with the move.
+
+    Without it the activation loses its learnable shift (BN's beta now acts after the activation). A bias given
+    by an expression or by position cannot be restored reliably: then there is no fix.
+    """
+    constructor, name = layer.constructor, str(layer.info.name)
+    if constructor is None or name not in ACTIVATION_POSITION:
+        return changes, False
+    use_bias = keyword_arg(constructor, "use_bias")
+    if use_bias is None:
+        given_by_position = len(positional_args(constructor)) > ACTIVATION_POSITION[name] + 1
+        return (None if given_by_position else changes), False
+    value = use_bias.value
+    if isinstance(value, cst.Name) and value.value == "True":
+        return changes, False
+    if isinstance(value, cst.Name) and value.value == "False":
+        return chain.with_constructor_edit(changes, layer, remove_arg(constructor, use_bias)), True
+    return None, False
 
 
 def _fix(changes: dict | None, description: str, imports: tuple = ()) -> Fix | None:
