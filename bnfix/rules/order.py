@@ -17,6 +17,7 @@ from bnfix.rules.pretrained import guard_pretrained
 from bnfix.settings import PlacementPolicy
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
+_LOADED = "m = keras.Sequential([layers.Dense(8), {order}])\nm.load_weights('pretrained.weights.h5')\n"
 
 # AlphaDropout is built to keep its input's mean and variance (for SELU networks): no variance shift.
 _VARIANCE_PRESERVING_DROPOUT = frozenset({"AlphaDropout"})
@@ -77,6 +78,11 @@ class DropoutBeforeBN(Rule):
     ## Fix safety
     Safe: the code keeps running and every weight keeps its shape (Dropout has none). The model computes a
     different function, which is the point of the fix, so it must be retrained; `bnfix verify` does that.
+
+    Unsafe when the model gets weights from elsewhere in the same module (`load_weights`, `set_weights`,
+    `load_model` replacing it, a model-zoo builder that loads them when given `weights`, including its helper
+    blocks): the finding then says "model loads pretrained weights (line N); reordering invalidates them",
+    and only `--unsafe-fixes` applies it.
     """
 
     code = "BNF102"
@@ -98,6 +104,13 @@ class DropoutBeforeBN(Rule):
         Invalid(
             _IMPORTS + "x = layers.Dropout(rate=0.2)(x)\nx = layers.BatchNormalization()(x)\n",
             _IMPORTS + "x = layers.BatchNormalization()(x)\nx = layers.Dropout(rate=0.2)(x)\n",
+        ),
+        # A model that loads pretrained weights: reported, fixed only with --unsafe-fixes.
+        Invalid(_IMPORTS + _LOADED.format(order="layers.Dropout(0.5), layers.BatchNormalization()")),
+        Invalid(
+            _IMPORTS + _LOADED.format(order="layers.Dropout(0.5), layers.BatchNormalization()"),
+            _IMPORTS + _LOADED.format(order="layers.BatchNormalization(), layers.Dropout(0.5)"),
+            options={"unsafe_fixes": True},
         ),
     ]
 
@@ -151,7 +164,9 @@ class RedundantBias(Rule):
     ## Fix safety
     Unsafe: the model computes the same function, but the layer's weights change shape (the bias vector is
     gone), so checkpoints and `.weights.h5` files saved before the fix no longer load, and code that indexes
-    `layer.weights` breaks.
+    `layer.weights` breaks. When the module itself loads weights into the model (`load_weights`,
+    `set_weights`, `load_model`, a model-zoo builder given `weights`), the finding says so: "model loads
+    pretrained weights (line N); dropping the bias invalidates them".
     """
 
     code = "BNF103"

@@ -17,6 +17,7 @@ from bnfix.rules.pretrained import guard_pretrained
 from bnfix.settings import PlacementPolicy
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
+_LOADED = "m = keras.Sequential([layers.Dense(4), {order}])\nm.load_weights('pretrained.weights.h5')\n"
 
 
 class BNPlacement(Rule):
@@ -30,6 +31,11 @@ class BNPlacement(Rule):
     - `post`: layer -> activation -> BN (the seed document's recommendation)
     - `pre`: layer -> BN -> activation (Ioffe & Szegedy 2015, keras.applications)
     - `keep`: this rule is off
+
+    Under `post`, when the layer before BN was built with `use_bias=False` (the usual companion of
+    layer -> BN), the same fix removes that argument: once BN moves after the activation the layer feeds the
+    activation directly, and without its bias the activation loses its learnable shift. Under `pre` the bias
+    is left as it is (dropping one that BN cancels is BNF103's job).
 
     ## Why is this bad?
     A model whose blocks mix both orders is hard to reason about, and which order trains better is an
@@ -56,8 +62,16 @@ class BNPlacement(Rule):
     `layers.Dense(64), layers.BatchNormalization(), layers.Activation("relu")`.
 
     ## Fix safety
-    Safe: the code keeps running and every weight keeps its shape. The model computes a different
-    function, which is the point of the fix, so it must be retrained; `bnfix verify` does that.
+    Safe: the code keeps running. The model computes a different function, which is the point of the fix, so
+    it must be retrained; `bnfix verify` does that. A restored bias adds one vector to the layer's weights.
+
+    Unsafe when the model the layers belong to gets weights from elsewhere in the same module
+    (`model.load_weights(...)`, `model.set_weights(...)`, `keras.models.load_model` / `keras.saving.load_model`
+    replacing the built model, or a builder function that loads them when given a `weights` argument, as
+    model-zoo code does, including the layers its helper block functions build): the checkpoint was trained
+    for the function the code computes today. The finding then says "model loads pretrained weights (line N);
+    reordering invalidates them", and only `--unsafe-fixes` applies it. A bias given by an expression
+    (`use_bias=use_bias`) cannot be restored reliably: that finding has no fix.
     """
 
     code = "BNF101"
@@ -110,6 +124,18 @@ class BNPlacement(Rule):
             _IMPORTS + 'm = keras.Sequential([layers.Dense(4, activation="relu"), layers.BatchNormalization()])\n',
             _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation("relu")])\n',
             options={"policy": "pre"},
+        ),
+        # Under `post` the layer no longer feeds BN: its bias comes back in the same fix.
+        Invalid(
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4, use_bias=False), layers.BatchNormalization(), layers.Activation("relu")])\n',
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.Activation("relu"), layers.BatchNormalization()])\n',
+        ),
+        # A model that loads pretrained weights: reported, fixed only with --unsafe-fixes.
+        Invalid(_IMPORTS + _LOADED.format(order="layers.BatchNormalization(), layers.ReLU()")),
+        Invalid(
+            _IMPORTS + _LOADED.format(order="layers.BatchNormalization(), layers.ReLU()"),
+            _IMPORTS + _LOADED.format(order="layers.ReLU(), layers.BatchNormalization()"),
+            options={"unsafe_fixes": True},
         ),
         Invalid(
             _IMPORTS + "x = layers.Dense(8)(x)\nx = layers.BatchNormalization()(x)\nx = layers.ReLU()(x)\n",
