@@ -20,6 +20,7 @@ from typing import Callable, Iterator, Sequence
 import libcst as cst
 
 from bnfix.fixes.call_edits import remove_arg, replace_first_arg
+from bnfix.analysis.bindings import bindings
 from bnfix.analysis.layers import LayerInfo, StepKind, activation_function, classify_constructor
 from bnfix.analysis.names import dotted_name
 
@@ -234,6 +235,11 @@ class _ChainFinder(cst.CSTVisitor):
         self.chains: list[Chain] = []
         self.scopes: list[cst.CSTNode] = [ctx.module]
         self.self_layers: list[dict[str, cst.Call]] = [{}]  # per enclosing class: attribute -> constructor
+        # Looked up lazily: only an activation given by a name needs the bindings (and the node index under them).
+        self._constant = lambda name: bindings(ctx).constant(name)
+
+    def _classify(self, call: cst.Call) -> LayerInfo:
+        return classify_constructor(self.ctx.imports, call, self._constant)
 
     # --- Sequential([...])
     def visit_Call(self, node: cst.Call) -> None:
@@ -249,7 +255,7 @@ class _ChainFinder(cst.CSTVisitor):
 
     def _element_step(self, element: cst.BaseElement) -> Step:
         if isinstance(element, cst.Element) and isinstance(element.value, cst.Call):
-            return Step(classify_constructor(self.ctx.imports, element.value), element.value, element.value)
+            return Step(self._classify(element.value), element.value, element.value)
         return Step(LayerInfo(StepKind.UNKNOWN, None), element, None)
 
     # --- scopes and subclassed models
@@ -286,7 +292,7 @@ class _ChainFinder(cst.CSTVisitor):
                 run.append((statement, added[1]))  # type: ignore[arg-type]
                 continue
             if len(run) >= 2:
-                steps = [Step(classify_constructor(self.ctx.imports, call), call, call) for _, call in run]
+                steps = [Step(self._classify(call), call, call) for _, call in run]
                 self.chains.append(AddChain(steps, [s for s, _ in run]))
             run = [(statement, added[1])] if added is not None else []  # type: ignore[list-item]
             receiver = added[0] if added is not None else None
@@ -353,7 +359,7 @@ class _ChainFinder(cst.CSTVisitor):
             return None
         func = call.func
         if isinstance(func, cst.Call):  # Layer(...)(x)
-            info = classify_constructor(self.ctx.imports, func)
+            info = self._classify(func)
             return Step(info, func, func) if info.kind is not StepKind.UNKNOWN else None
         attribute = dotted_name(func)
         if attribute is not None and attribute.startswith("self.") and attribute.count(".") == 1:
@@ -361,7 +367,7 @@ class _ChainFinder(cst.CSTVisitor):
             if constructor is None:
                 return None
             # The constructor sits in __init__: the step is applied here but built there.
-            return Step(classify_constructor(self.ctx.imports, constructor), func, constructor)
+            return Step(self._classify(constructor), func, constructor)
         activation = activation_function(self.ctx.imports, func)
         if activation is not None and len(call.args) == 1:
             return Step(LayerInfo(StepKind.ACTIVATION, activation, activation), func, None)
