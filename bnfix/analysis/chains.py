@@ -6,8 +6,9 @@
   `Activation("relu")(BatchNormalization()(x))`, activation functions (`tf.nn.relu(x)`) included
 - subclassed models: layers assigned to `self.name` in `__init__`, applied in `call`
 
-Every shape offers the same two edits, so a rule reasons about layer order once: `swap(i)` exchanges steps i
-and i+1, `split_activation(i, j, ...)` removes the fused activation of step i and applies it after step j.
+Every shape offers the same edits, so a rule reasons about layer order once: `swap(i)` exchanges steps i
+and i+1, `split_activation(i, j, ...)` removes the fused activation of step i and applies it after step j, and
+`remove(i)` drops step i.
 Only statements that follow each other in one block form a chain: layers in different `if` branches or loop
 bodies never do.
 """
@@ -50,6 +51,10 @@ class Chain:
 
     def split_activation(self, i: int, j: int, activation_layer: cst.Call) -> Changes | None:
         """Drop step i's fused activation and apply `activation_layer` right after step j."""
+        raise NotImplementedError
+
+    def remove(self, i: int) -> Changes | None:
+        """Drop step i, its input flowing straight to what follows; None when this chain cannot do it safely."""
         raise NotImplementedError
 
     def edit_constructor(self, step: Step, new_constructor: cst.Call) -> Changes:
@@ -106,6 +111,27 @@ class ListChain(Chain):
         return changes
 
 
+    def remove(self, i: int) -> Changes:
+        element = self.elements[i]
+        if i == len(self.elements) - 1 and i > 0:  # the new last element takes over the removed one's comma
+            previous = self.elements[i - 1]
+            return {previous: previous.with_changes(comma=element.comma), element: cst.RemovalSentinel.REMOVE}
+        return {element: cst.RemovalSentinel.REMOVE}
+
+
+def _remove_statement(statements: Sequence[cst.SimpleStatementLine], i: int) -> Changes | None:
+    """Remove statement i of consecutive `statements`; the comments and blank lines above it move to the next one."""
+    removed = statements[i]
+    changes: Changes = {removed: cst.RemovalSentinel.REMOVE}
+    if not removed.leading_lines:
+        return changes
+    if i + 1 >= len(statements):
+        return None if any(line.comment is not None for line in removed.leading_lines) else changes
+    following = statements[i + 1]
+    changes[following] = following.with_changes(leading_lines=[*removed.leading_lines, *following.leading_lines])
+    return changes
+
+
 @dataclass
 class AddChain(Chain):
     """A run of `model.add(Layer(...))` statements on one receiver."""
@@ -130,6 +156,10 @@ class AddChain(Chain):
             step.constructor: without_activation(step),
             target: cst.FlattenSentinel([target, new_statement]),
         }
+
+
+    def remove(self, i: int) -> Changes | None:
+        return _remove_statement(self.statements, i)
 
 
 @dataclass
@@ -182,6 +212,18 @@ class FunctionalChain(Chain):
             changes[target.call] = cst.Call(func=activation_layer, args=[wrapped_input])
         return changes
 
+    def remove(self, i: int) -> Changes | None:
+        application = self.applications[i]
+        applied_to = application.call.args[0].value
+        name = self.target_names.get(id(application.statement))
+        nested = i > 0 and self.applications[i - 1].statement is application.statement
+        if not application.outermost or nested or name is None:  # f(layer(g(x))) -> f(g(x)); `return layer(x)`
+            return {application.call: applied_to}
+        if not (isinstance(applied_to, cst.Name) and applied_to.value == name):
+            return None  # `y = layer(x)` would have to become `y = x`
+        statements = _statement_run(self.applications)
+        return _remove_statement(statements, statements.index(application.statement))
+
     def _intermediate_private(self, first: cst.SimpleStatementLine, second: cst.SimpleStatementLine) -> bool:
         """Swapping across statements changes what the first one's name holds: only if nothing else reads it."""
         name, next_name = self.target_names.get(id(first)), self.target_names.get(id(second))
@@ -190,6 +232,15 @@ class FunctionalChain(Chain):
         if name == next_name:
             return True
         return _count_name_loads(self.scope, name) <= 1
+
+
+def _statement_run(applications: list[Application]) -> list[cst.SimpleStatementLine]:
+    """The consecutive statements a functional chain spans, each once, in order."""
+    statements: list[cst.SimpleStatementLine] = []
+    for application in applications:
+        if not statements or statements[-1] is not application.statement:
+            statements.append(application.statement)
+    return statements
 
 
 def _count_name_loads(scope: cst.CSTNode, name: str) -> int:
