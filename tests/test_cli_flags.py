@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from bnfix import __version__
 from bnfix.cli import app
 
-from tests.test_cli import BROKEN_PLACEMENT, CLEAN, FIXED_PLACEMENT
+from tests.test_cli import BROKEN_PLACEMENT, FIXED_PLACEMENT
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent

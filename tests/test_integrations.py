@@ -1,14 +1,11 @@
 """The integrations as documented: the README's exact command lines (PyCharm, VS Code, stdin, CI) and the pre-commit
-hooks run for real, and their output is read the way the IDE or CI would read it. Also the progress bar: drawn on a
-terminal, silent everywhere else."""
+hooks run for real, and their output is read the way the IDE or CI would read it."""
 
 from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import select
 import shlex
 import subprocess
 import sys
@@ -235,51 +232,3 @@ def test_readme_local_hook_runs_the_same_command_as_the_published_hook():
     [hook] = yaml.safe_load(config)["repos"][0]["hooks"]
     assert hook["entry"] == hooks()["bnfix-check"]["entry"]
     assert hook["types_or"] == hooks()["bnfix-check"]["types_or"]
-
-
-# ---------------------------------------------------------------- progress bar
-
-
-def run_with_terminal_stderr(args: list[str], cwd: Path) -> tuple[int, str]:
-    """Run bnfix with stderr on a pseudo-terminal (as in an interactive shell); stdout stays a pipe."""
-    leader, follower = pty.openpty()
-    command = [*bnfix_program(), *args]
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=follower, env={**CHECKOUT_ENV, "TERM": "xterm"})
-    os.close(follower)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            seen += chunk
-        elif process.poll() is not None:
-            break
-    process.wait(timeout=120)
-    process.stdout.close()
-    os.close(leader)
-    return process.returncode, seen.decode(errors="replace")
-
-
-@pytest.fixture
-def many_files(tmp_path: Path) -> Path:
-    for index in range(60):
-        (tmp_path / f"m{index:02d}.py").write_text(BROKEN if index % 10 == 0 else "x = 1\n")
-    return tmp_path
-
-
-def test_progress_bar_is_drawn_on_a_terminal_for_long_runs(many_files):
-    code, terminal = run_with_terminal_stderr(["check", "--format", "concise", str(many_files)], many_files)
-    assert code == 1
-    assert "bnfix check" in terminal and "/60" in terminal
-
-
-def test_no_progress_and_non_terminals_are_silent(many_files):
-    code, terminal = run_with_terminal_stderr(["check", "--no-progress", "--format", "concise", str(many_files)], many_files)
-    assert code == 1 and terminal == ""
-    piped = run(["bnfix", "check", "--format", "concise", str(many_files)], cwd=many_files)
-    assert piped.returncode == 1 and piped.stderr == b""
