@@ -1,5 +1,8 @@
 """The `bnfix` command line: parses arguments, calls the engine, prints. No rule logic lives here.
 
+`check` and `apply` declare only what is theirs (`--fix`, `--verify`); the options they share are declared once in
+cli_options.py and the run they share (files, engine, write-back, report, exit code) is cli_run.py.
+
 Exit codes: 0 nothing left to report, 1 findings remain (or `--diff` would change something),
 2 usage / configuration / parse error, 3 verification shows a regression.
 """
@@ -13,10 +16,8 @@ import typer
 
 from bnfix import __version__
 from bnfix.cli_options import RunOptions, run_options
-from bnfix.cli_run import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_REGRESSION, run
+from bnfix.cli_run import EXIT_CLEAN, EXIT_ERROR, run
 from bnfix.settings import Settings
-
-__all__ = ["app", "main", "EXIT_CLEAN", "EXIT_FINDINGS", "EXIT_ERROR", "EXIT_REGRESSION"]
 
 app = typer.Typer(
     name="bnfix",
