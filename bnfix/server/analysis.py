@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bnfix.engine import Diagnostic, SourceError, fix_one, might_apply
 from bnfix.process import DEFAULT_MAX_CODE_MB, analyse
 from bnfix.rules import enabled_rules
-from bnfix.server.targets import Target, split_lines
+from bnfix.server.targets import Target
 from bnfix.settings import Settings
 from bnfix.sources.notebooks import NotebookError
 
@@ -94,19 +94,18 @@ def _place(target: Target, d: Diagnostic) -> Finding:
     uri, line = target.locate(d.line)
     end_uri, end_line = target.locate(d.end_line)
     start = (line - 1, d.column - 1)
-    end = (end_line - 1, d.end_column - 1) if end_uri == uri else _end_of_line(target.texts[uri], line - 1)
+    end = (end_line - 1, d.end_column - 1) if end_uri == uri else _end_of_line(target.lines(uri), line - 1)
     return Finding(uri, start, end, target.in_documents(d.message), d)
 
 
 def _problem(target: Target, module_line: int, column: int, message: str) -> Problem:
     uri, line = target.locate(module_line)
     start = (line - 1, max(column - 1, 0))
-    end = _end_of_line(target.texts[uri], line - 1)
+    end = _end_of_line(target.lines(uri), line - 1)
     return Problem(uri, start, max(start, end), target.in_documents(message))
 
 
-def _end_of_line(text: str, line: int) -> Place:
-    lines = split_lines(text)
+def _end_of_line(lines: list[str], line: int) -> Place:
     if line >= len(lines):
         return (line, 0)
     return (line, len(lines[line].rstrip("\r\n")))

@@ -11,7 +11,6 @@ from lsprotocol import types
 
 from bnfix.fixes.fix import FixSafety
 from bnfix.server.analysis import Finding, Place, Problem
-from bnfix.server.targets import split_lines
 
 SOURCE = "bnfix"
 FIX_ALL_KIND = "source.fixAll.bnfix"  # a sub-kind of source.fixAll, so "fix all on save" settings pick it up
@@ -39,9 +38,8 @@ def problem_diagnostic(problem: Problem, where: types.Range) -> types.Diagnostic
     return types.Diagnostic(range=where, message=problem.message, severity=types.DiagnosticSeverity.Error, source=SOURCE)
 
 
-def minimal_edit(old: str, new: str) -> tuple[Place, Place, str]:
+def minimal_edit(old_lines: list[str], new_lines: list[str]) -> tuple[Place, Place, str]:
     """One edit replacing only the lines that differ (code points), so the editor keeps cursors and folds elsewhere."""
-    old_lines, new_lines = split_lines(old), split_lines(new)
     prefix = 0
     while prefix < min(len(old_lines), len(new_lines)) and old_lines[prefix] == new_lines[prefix]:
         prefix += 1

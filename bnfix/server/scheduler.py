@@ -37,6 +37,10 @@ class Scheduler:
         self._pending[key] = task
         task.add_done_callback(lambda done: self._forget(key, done))
 
+    def pending(self, key: str) -> asyncio.Task | None:
+        """The job scheduled or running for `key`, if any."""
+        return self._pending.get(key)
+
     def cancel(self, key: str) -> None:
         task = self._pending.pop(key, None)
         if task is not None:

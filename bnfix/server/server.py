@@ -6,6 +6,7 @@ result is tied to the version it was computed for and dropped when the document 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from typing import Any, Callable
@@ -80,12 +81,21 @@ class BnfixLanguageServer(LanguageServer):
         return analysis
 
     async def current_analysis(self, key: str) -> Analysis | None:
-        """The analysis of exactly what the editor shows now (computed if the last one is stale)."""
+        """The analysis of exactly what the editor shows now; None if the document changes before it is ready.
+
+        A request that comes in while a check is pending waits for that check (it does not start its own, which
+        would defeat the debounce: editors ask for code actions after every keystroke).
+        """
+        if self.scheduler.pending(key) is None and not self._is_current(key):
+            self.request_check(key)
+        task = self.scheduler.pending(key)
+        if task is not None:
+            await asyncio.wait({task})  # if this request is cancelled, the check itself goes on
+        return self.analyses[key][1] if self._is_current(key) else None
+
+    def _is_current(self, key: str) -> bool:
         cached = self.analyses.get(key)
-        if cached is not None and cached[0] == documents.current_version(self.workspace, key):
-            return cached[1]
-        self.scheduler.cancel(key)
-        return await self.check(key)
+        return cached is not None and cached[0] == documents.current_version(self.workspace, key)
 
     def publish(self, key: str, analysis: Analysis) -> None:
         by_uri: dict[str, list[types.Diagnostic]] = {uri: [] for uri in documents.document_uris(self.workspace, key)}
@@ -159,9 +169,8 @@ class BnfixLanguageServer(LanguageServer):
     def workspace_edit(self, target: Target, texts: dict[str, str]) -> types.WorkspaceEdit:
         changes = {}
         for uri, new_text in texts.items():
-            old_text = target.texts[uri]
-            start, end, replacement = minimal_edit(old_text, new_text)
-            changes[uri] = [types.TextEdit(self._to_client(old_text, uri, start, end), replacement)]
+            start, end, replacement = minimal_edit(target.lines(uri), split_lines(new_text))
+            changes[uri] = [types.TextEdit(self._to_client(target.lines(uri), start, end), replacement)]
         return types.WorkspaceEdit(changes=changes)
 
     # -- hover: a finding's rule documentation, as `bnfix explain` prints it ------------------------------------
@@ -210,15 +219,14 @@ class BnfixLanguageServer(LanguageServer):
         return finding_diagnostic(finding, self.client_range(target, finding))
 
     def client_range(self, target: Target, located: Finding | Problem) -> types.Range:
-        return self._to_client(target.texts[located.uri], located.uri, located.start, located.end)
+        return self._to_client(target.lines(located.uri), located.start, located.end)
 
-    def _to_client(self, text: str, uri: str, start: Place, end: Place) -> types.Range:
-        codec = self.workspace.position_codec
+    def _to_client(self, lines: list[str], start: Place, end: Place) -> types.Range:
         server_range = types.Range(types.Position(*start), types.Position(*end))
-        return codec.range_to_client_units(split_lines(text), server_range)
+        return self.workspace.position_codec.range_to_client_units(lines, server_range)
 
     def server_range(self, target: Target, uri: str, client_range: types.Range) -> tuple[Place, Place]:
-        converted = self.workspace.position_codec.range_from_client_units(split_lines(target.texts[uri]), client_range)
+        converted = self.workspace.position_codec.range_from_client_units(target.lines(uri), client_range)
         return (converted.start.line, converted.start.character), (converted.end.line, converted.end.character)
 
 

@@ -8,7 +8,7 @@ and how to cut a repaired module back into the documents' texts. Notebooks reuse
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bnfix.sources.notebooks import CodeCell, JoinedCells, JsonStyle, Notebook, join_cells, split_module
@@ -35,10 +35,17 @@ class DocumentTarget:
     uri: str
     text: str
     path: Path | None  # where to look for pyproject.toml; None for an unsaved buffer
+    _lines: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def module(self) -> str:
         return self.text
+
+    def lines(self, uri: str) -> list[str]:
+        """The document's lines, split once (every position sent to the client is converted with them)."""
+        if uri not in self._lines:
+            self._lines[uri] = split_lines(self.texts[uri])
+        return self._lines[uri]
 
     @property
     def texts(self) -> dict[str, str]:
@@ -78,6 +85,7 @@ class NotebookTarget:
         )
         self._joined: JoinedCells = join_cells(notebook)
         self._uri_of_cell = {cell.number: cell.uri for cell in cells}
+        self._lines: dict[str, list[str]] = {}
 
     @property
     def module(self) -> str:
@@ -86,6 +94,11 @@ class NotebookTarget:
     @property
     def texts(self) -> dict[str, str]:
         return {cell.uri: cell.text for cell in self.cells}
+
+    def lines(self, uri: str) -> list[str]:
+        if uri not in self._lines:
+            self._lines[uri] = split_lines(self.texts[uri])
+        return self._lines[uri]
 
     def locate(self, module_line: int) -> tuple[str, int]:
         number, line = self._joined.map.cell_location(module_line)
