@@ -98,6 +98,19 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. BNF101.")) -
     typer.echo(f"# {rule.code} ({rule.name})\n\n{rule.summary}.\n\n{rule.documentation()}")
 
 
+@app.command()
+def server() -> None:
+    """Run the language server over stdio (diagnostics and fixes in any LSP editor; needs bnfix[server])."""
+    try:
+        from bnfix.server.server import serve
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in ("pygls", "lsprotocol", "cattrs"):
+            raise
+        typer.echo(f"error: the language server needs pygls and lsprotocol: pip install 'bnfix[server]' ({error})", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    serve()
+
+
 from bnfix.verify.command import verify as verify_command  # noqa: E402  (`bnfix verify`, issue #5)
 
 app.command(name="verify")(verify_command)
