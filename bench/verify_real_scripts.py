@@ -2,6 +2,7 @@
 
     python bench/verify_real_scripts.py [--manifest bench/verify_real_scripts.toml] [--mirrors DIR] [--out DIR]
                                         [--seeds 2] [--timeout 120] [--epochs 3] [--max-samples 512] [--only TEXT]
+                                        [--unsafe-fixes] [--stage-only]
 
 Each script is read from its repository at the manifest's commit (`git show`), from a bare mirror under `--mirrors`
 (`owner+name/repo`, as the search tool's `fetch` leaves them) or else from a clone of github.com/owner/name made in
@@ -131,11 +132,11 @@ def document_path(out: Path, number: int, script: Path) -> Path:
     return out / "documents" / f"{number:02d}-{script.parent.name}-{script.stem}.json"
 
 
-def verify(script: Path, document_path: Path, seeds: int, timeout: float, budget: list[str]) -> dict:
+def verify(script: Path, document_path: Path, seeds: int, timeout: float, options: list[str]) -> dict:
     out = document_path.parent.parent
     document_path.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "bnfix", "verify", str(script), "--seeds", str(seeds), "--timeout", str(timeout),
-               "--quiet", "--json", str(document_path), *budget]
+               "--quiet", "--json", str(document_path), *options]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=out)
     elapsed = time.perf_counter() - start
@@ -155,10 +156,9 @@ def row_cells(entry: Entry, result: dict) -> list[str]:
     scripts = document.get("scripts") or []
     script = scripts[0] if scripts else {}
     rules = ", ".join(dict.fromkeys(script.get("rules") or [])) or "—"
-    outcome = script.get("outcome")
-    if isinstance(outcome, dict):
-        outcome = outcome.get("text") or outcome.get("kind")
-    outcome = outcome or outcome_from_runs(script)
+    outcome = outcome_from_runs(script)
+    if isinstance(script.get("outcome"), str):  # the kind of result: verified, regression, unverified, ...
+        outcome = f"{script['outcome']}: {outcome}"
     verdict = script.get("verdict", "—")
     deciding = script.get("deciding_metric") or script.get("judged_on") or "—"
     if deciding != "—":
@@ -211,6 +211,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--max-samples", type=int, default=512)
     parser.add_argument("--only", help="run the entries whose repo or path contains this text")
+    parser.add_argument("--unsafe-fixes", action="store_true", help="verify the unsafe repairs too (verify is what judges them)")
     parser.add_argument("--stage-only", action="store_true", help="stage the scripts, print their paths, run nothing")
     args = parser.parse_args()
     out = (args.out or Path(tempfile.mkdtemp(prefix="bnfix-real-verify-"))).resolve()
@@ -226,12 +227,12 @@ def main() -> None:
             print(script)
             continue
         document = document_path(out, number, script)
-        result = verify(script, document, args.seeds, args.timeout, budget)
+        result = verify(script, document, args.seeds, args.timeout, budget + (["--unsafe-fixes"] if args.unsafe_fixes else []))
         cells = row_cells(entry, result)
         print(" | ".join(cells), file=sys.stderr)
         rows.append(cells)
         results.append({"repo": entry.repo, "commit": entry.commit, "path": entry.path, "kind": entry.kind,
-                        "budget": budget, "unsupported_budget": unsupported, **{k: v for k, v in result.items() if k != "document"},
+                        "budget": budget, "unsupported_budget": unsupported, "unsafe_fixes": args.unsafe_fixes, **{k: v for k, v in result.items() if k != "document"},
                         "document": str(document)})
     if args.stage_only:
         return
