@@ -187,7 +187,13 @@ def apply(
     jobs: Optional[int] = JobsOpt,
     no_progress: bool = NoProgressOpt,
     max_file_size: Optional[float] = MaxSizeOpt,
-    verify: bool = typer.Option(False, "--verify", help="Retrain each repaired script first; write only repairs that are not worse."),
+    verify: bool = typer.Option(False, "--verify", help="Retrain each repaired script first; write only repairs verified not worse."),
+    seeds: int = typer.Option(3, "--seeds", min=1, help="With --verify: runs per version, each with its own seed."),
+    timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="With --verify: seconds one run may take."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="With --verify: at most N epochs per fit."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="With --verify: at most N steps per epoch."),
+    max_samples: Optional[int] = typer.Option(None, "--max-samples", min=1, help="With --verify: the same N rows of every array."),
+    keep_unverified: bool = typer.Option(False, "--keep-unverified", help="With --verify: also write repairs that could not be verified."),
 ) -> None:
     """Repair files in place (or show the repair as a diff with --diff)."""
     from bnfix.process import write_result
@@ -207,7 +213,8 @@ def apply(
             sys.stderr.write(RENDERERS["concise"](errors, True, True))
         raise typer.Exit(_exit_code(results, changed_counts=True))
     if verify:
-        results = _hold_back_worse_repairs(results, settings)
+        budget = {"seeds": seeds, "timeout": timeout, "epochs": epochs, "steps": steps, "max_samples": max_samples}
+        results = _hold_back_worse_repairs(results, settings, keep_unverified=keep_unverified, **budget)
     write_failures = []
     for result in results:
         try:
@@ -220,16 +227,18 @@ def apply(
     raise typer.Exit(EXIT_ERROR if write_failures else _exit_code(results))
 
 
-def _hold_back_worse_repairs(results, settings: Settings):
-    """`apply --verify`: a repair whose retrained script is worse (or newly crashes) is not written."""
+def _hold_back_worse_repairs(results, settings: Settings, **options):
+    """`apply --verify`: a repair that is worse, newly crashes or could not be verified is not written."""
     from bnfix.verify.command import verify_repairs
 
     changed = [result.path for result in results if result.changed]
-    verdicts = verify_repairs(changed, settings) if changed else {}
+    verdicts = verify_repairs(changed, settings, **options) if changed else {}
     kept = []
     for result in results:
-        not_worse, reason = verdicts.get(result.path, (True, ""))
-        if not not_worse:
+        write, reason = verdicts.get(result.path, (True, ""))
+        if write and "unverified" in reason:
+            typer.echo(f"{result.path}: {reason}", err=True)
+        if not write:
             typer.echo(f"held back {result.path}: {reason}", err=True)
             result = dataclasses.replace(result, source=result.original, diagnostics=result.diagnostics + result.fixed, fixed=[])
         kept.append(result)
