@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import subprocess
 import sys
@@ -116,7 +117,8 @@ def generate(spec: str, tree: Path) -> None:
 
 def budget_options(requested: dict[str, int | None]) -> tuple[list[str], list[str]]:
     """The budget flags this checkout's `verify` accepts, and those it does not (reported, not silently dropped)."""
-    help_text = subprocess.run([sys.executable, "-m", "bnfix", "verify", "--help"], capture_output=True, text=True).stdout
+    wide = {**os.environ, "COLUMNS": "250"}  # rich folds long option names in a narrow help table
+    help_text = subprocess.run([sys.executable, "-m", "bnfix", "verify", "--help"], capture_output=True, text=True, env=wide).stdout
     accepted, missing = [], []
     for flag, value in requested.items():
         if value is None:
