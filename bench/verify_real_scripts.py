@@ -154,7 +154,7 @@ def row_cells(entry: Entry, result: dict) -> list[str]:
     source = f"{entry.repo}@{entry.commit[:7]} `{entry.path}`"
     document = result["document"]
     if document is None:
-        return [source, entry.kind, "—", f"verify failed (exit {result['exit_code']})", "—", "—", f"{result['seconds']:.0f} s"]
+        return [source, entry.kind, "—", f"verify failed (exit {result['exit_code']})", "—", "—", "—", f"{result['seconds']:.0f} s"]
     scripts = document.get("scripts") or []
     script = scripts[0] if scripts else {}
     rules = ", ".join(dict.fromkeys(script.get("rules") or [])) or "—"
@@ -167,7 +167,23 @@ def row_cells(entry: Entry, result: dict) -> list[str]:
         deciding += metric_change(script, deciding)
     reason = script.get("reason") or ""
     return [source, entry.kind, rules, outcome, f"{verdict}: {reason}" if reason else verdict, deciding,
-            f"{result['seconds']:.0f} s"]
+            training_losses(script), f"{result['seconds']:.0f} s"]
+
+
+def training_losses(script: dict) -> str:
+    """Epoch 1 and last-epoch training loss of the last fit, mean over the original's finished runs: the evidence a
+    reader needs to judge for themselves whether the model learned."""
+    firsts, lasts = [], []
+    for run in (script.get("before") or {}).get("runs") or []:
+        fits = [fit for fit in run.get("fits") or [] if (fit.get("history") or {}).get("loss")]
+        if run.get("status") == "ok" and fits:
+            losses = [value for value in fits[-1]["history"]["loss"] if value is not None]
+            if losses:
+                firsts.append(losses[0])
+                lasts.append(losses[-1])
+    if not firsts:
+        return "—"
+    return f"{_short(sum(firsts) / len(firsts))} → {_short(sum(lasts) / len(lasts))}"
 
 
 def outcome_from_runs(script: dict) -> str:
@@ -197,10 +213,22 @@ def _short(value: float) -> str:
 
 
 def markdown(rows: list[list[str]]) -> str:
-    head = ["script (repo@commit path)", "kind", "rules", "outcome (before → after)", "verdict", "deciding metric", "time"]
+    head = ["script (repo@commit path)", "kind", "rules", "outcome (before → after)", "verdict", "deciding metric",
+            "original's training loss, epoch 1 → last", "time"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * (len(head) - 1) + "---:|"]
     lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def table_from(out: Path, entries: list[Entry]) -> str:
+    """The table of a finished run, from its results.json and verify documents (the manifest gives the kinds)."""
+    kinds = {(entry.repo, entry.path): entry for entry in entries}
+    rows = []
+    for result in json.loads((out / "results.json").read_text()):
+        entry = kinds.get((result["repo"], result["path"])) or Entry(result["repo"], result["commit"], result["path"], result["kind"])
+        document = Path(result["document"])
+        rows.append(row_cells(entry, {**result, "document": json.loads(document.read_text()) if document.exists() else None}))
+    return markdown(rows)
 
 
 def main() -> None:
@@ -214,8 +242,12 @@ def main() -> None:
     parser.add_argument("--max-samples", type=int, default=512)
     parser.add_argument("--only", help="run the entries whose repo or path contains this text")
     parser.add_argument("--unsafe-fixes", action="store_true", help="verify the unsafe repairs too (verify is what judges them)")
+    parser.add_argument("--table-from", type=Path, help="print the table of an earlier run's --out directory, run nothing")
     parser.add_argument("--stage-only", action="store_true", help="stage the scripts, print their paths, run nothing")
     args = parser.parse_args()
+    if args.table_from is not None:
+        print(table_from(args.table_from, load_manifest(args.manifest)))
+        return
     out = (args.out or Path(tempfile.mkdtemp(prefix="bnfix-real-verify-"))).resolve()
     out.mkdir(parents=True, exist_ok=True)
     entries = [entry for entry in load_manifest(args.manifest) if not args.only or args.only in entry.repo + entry.path]

@@ -243,6 +243,29 @@ def test_records_without_input_statistics_or_channel_values_still_render():
     assert section["missing"] == ["bn-channels", "input-shift"]
 
 
+def test_a_saved_document_renders_from_the_command_line(tmp_path, capsys):
+    from bnfix.verify.html_report import main
+
+    saved = tmp_path / "verify.json"
+    saved.write_text(json.dumps(document()))
+    assert main([str(saved), str(tmp_path / "page")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "page" / PAGE)
+    assert_numbers_equal_the_json(read_page((tmp_path / "page" / PAGE).read_text()), document())
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"tool": "something else"}'])
+def test_a_file_that_is_not_a_verify_document_is_a_clear_error(tmp_path, capsys, content):
+    from bnfix.verify.html_report import main
+
+    saved = tmp_path / "other.json"
+    saved.write_text(content)
+    with pytest.raises(SystemExit) as exit_request:
+        main([str(saved), str(tmp_path / "page")])
+    assert exit_request.value.code == 2
+    assert str(saved) in capsys.readouterr().err
+    assert not (tmp_path / "page").exists()
+
+
 def test_report_without_matplotlib_is_a_clear_usage_error(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

@@ -331,3 +331,25 @@ def _policy_comparisons(comparisons: Iterable[dict]) -> str:
 
 def _seconds(value: Any) -> str:
     return f"{value:g} s" if isinstance(value, (int, float)) else "—"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bnfix.verify.html_report DOCUMENT.json DIR`: the page for a `--json` document saved earlier."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bnfix.verify.html_report", description=main.__doc__)
+    parser.add_argument("document", type=Path, help="a document written by `bnfix verify --json`")
+    parser.add_argument("directory", type=Path, help="where index.html and verify.json go")
+    args = parser.parse_args(argv)
+    try:
+        document = json.loads(args.document.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        parser.exit(2, f"error: cannot read {args.document}: {error}\n")
+    if not isinstance(document, dict) or "scripts" not in document:
+        parser.exit(2, f"error: {args.document} is not a `bnfix verify --json` document\n")
+    print(write_report(document, args.directory))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
