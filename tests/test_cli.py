@@ -137,7 +137,7 @@ def test_syntax_error_file_is_reported_left_untouched_and_others_still_fixed(pro
 def test_concise_and_json_formats(project):
     concise = invoke("check", "--format", "concise", str(project))
     line = concise.stdout.strip()
-    assert line.endswith("BNF101 BatchNormalization before the 'relu' activation; policy 'post' puts it after (layer -> activation -> BN)")
+    assert line.endswith("BNF101 [*] BatchNormalization before the 'relu' activation; policy 'post' puts it after (layer -> activation -> BN)")
     assert line.count("\n") == 0
     rows = json.loads(invoke("check", "--format", "json", str(project)).stdout)
     assert [row["code"] for row in rows] == ["BNF101"]

@@ -312,4 +312,4 @@ def test_a_message_citing_another_line_cites_its_cell(tmp_path):
     path.write_text(as_jupyter_writes_it(jupyter_notebook(code_cell(freeze), code_cell(build))))
     result = runner.invoke(app, ["check", "--format", "concise", "--select", "BNF302", str(path)])
     assert result.exit_code == 1
-    assert f"{path}:cell 3:2:5: BNF302 conv_base is frozen (cell 2, line 3) but called without training=False" in result.stdout
+    assert f"{path}:cell 3:2:5: BNF302 [*] conv_base is frozen (cell 2, line 3) but called without training=False" in result.stdout

@@ -44,7 +44,8 @@ class BNPlacement(Rule):
     argues that pre-activation inputs are closer to Gaussian. A team picks one and bnfix keeps the code to it.
 
     Left alone on purpose: recurrent layers (their activation is internal), BN with another layer in
-    between (pooling, dropout), BN as input normalisation, an activation given by a variable, `softmax`
+    between (pooling, dropout), BN as input normalisation, an activation given by a parameter or a variable
+    (a simple constant, `act = "relu"` assigned once and never rebound, counts as its value), `softmax`
     output activations, layers in different branches, and chains whose intermediate value is used
     elsewhere (a residual connection).
 
