@@ -27,8 +27,9 @@ def paint_diff(diff: str, palette: Palette) -> str:
         body, end = (line[:-1], line[-1]) if line.endswith("\n") else (line, "")
         if line.startswith(("---", "+++")):
             body = palette.path(body)
-        elif line.startswith("@@"):
-            body = palette.hunk(body)
+        elif line.startswith("@@"):  # as git colours it: the ranges, not the function context after them
+            ranges, marker, context = body.partition(" @@")
+            body = palette.hunk(ranges + marker) + context
         elif line.startswith("-"):
             body = palette.removed(body)
         elif line.startswith("+"):
