@@ -13,13 +13,15 @@ third-party code is not ours to commit), and:
 
 1. counts BatchNormalization sites: calls whose callee resolves to Keras's BatchNormalization, by its own small
    resolver (independent of bnfix's, so a resolution bug in bnfix cannot hide sites);
-2. runs `bnfix check --format json` of this checkout on each repository;
-3. joins the findings with bench/real_code_judgements.json (one verdict per finding, keyed by repository, path,
-   cell, line, column and code) and prints a table per rule: findings, true, false, unjudged, precision; findings
-   without a verdict are listed as NEW, verdicts without a finding as VANISHED, so a re-run after a rule changes
-   shows exactly what moved;
-4. unless --skip-apply: runs bench/real_code.py's damage check on a copy of each repository, with safe fixes and
-   with --unsafe-fixes: crashes, repaired files that no longer parse, changes made by a second apply.
+2. runs `bnfix check --format json` of this checkout on each repository: every rule under the default policy
+   (`post`), then BNF101, the one rule whose findings depend on the policy, under `pre` (PASSES);
+3. joins the findings with bench/real_code_judgements.json (one verdict per finding, keyed by policy, repository,
+   path, cell, line, column and code) and prints a table per rule: findings, true, false, unjudged, precision;
+   findings without a verdict are listed as NEW, verdicts without a finding as VANISHED, so a re-run after a rule
+   changes shows exactly what moved;
+4. unless --skip-apply: runs bench/real_code.py's damage check on a copy of each repository (APPLY_RUNS: safe
+   fixes, all fixes, all fixes under `pre`): crashes, repaired files that no longer parse, changes made by a
+   second apply.
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ use_this_checkout()
 from bnfix.sources.notebooks import join_cells, read_notebook  # noqa: E402
 
 JUDGEMENTS = HERE / "real_code_judgements.json"
-POLICY = "post"  # the default a new user gets
+# The default policy a new user gets, with every rule; then `pre` for the one rule whose findings depend on it.
+PASSES = (("post", ()), ("pre", ("--select", "BNF101")))
+# `apply` on a copy: safe fixes, then everything, under each policy.
+APPLY_RUNS = (("--policy", "post"), ("--policy", "post", "--unsafe-fixes"), ("--policy", "pre", "--unsafe-fixes"))
 
 
 @dataclass(frozen=True)
@@ -196,16 +201,17 @@ def count_sites(root: Path) -> SiteCount:
 # --- findings and verdicts ------------------------------------------------------------------------------------------
 
 
-def finding_key(repo: str, path: str, cell: int | None, line: int, column: int, code: str) -> str:
+def finding_key(policy: str, repo: str, path: str, cell: int | None, line: int, column: int, code: str) -> str:
     where = f"{line}:{column}" if cell is None else f"cell {cell}, {line}:{column}"
-    return f"{repo} {path} {where} {code}"
+    return f"[{policy}] {repo} {path} {where} {code}"
 
 
-def check(root: Path, repo: Repo) -> tuple[list[dict], list[dict], bool]:
+def check(root: Path, repo: Repo, policy: str, options: tuple[str, ...]) -> tuple[list[dict], list[dict], bool]:
     """bnfix's findings on one repository (rows keyed as the judgements are), its parse errors, and whether it
     crashed."""
     run = subprocess.run(
-        [sys.executable, "-m", "bnfix", "check", "--no-progress", "--format", "json", "--policy", POLICY, "."],
+        [sys.executable, "-m", "bnfix", "check", "--no-progress", "--format", "json", "--policy", policy, *options,
+         "."],
         cwd=root,
         capture_output=True,
         text=True,
@@ -217,6 +223,7 @@ def check(root: Path, repo: Repo) -> tuple[list[dict], list[dict], bool]:
         path = Path(row["filename"])
         path = str((root / path).resolve().relative_to(root.resolve()) if not path.is_absolute() else path)
         entry = {
+            "policy": policy,
             "repo": repo.name,
             "commit": repo.commit,
             "path": path,
@@ -230,7 +237,8 @@ def check(root: Path, repo: Repo) -> tuple[list[dict], list[dict], bool]:
         if row["error"]:
             errors.append(entry)
         else:
-            entry["key"] = finding_key(repo.name, path, entry["cell"], entry["line"], entry["column"], entry["code"])
+            entry["key"] = finding_key(policy, repo.name, path, entry["cell"], entry["line"], entry["column"],
+                                       entry["code"])
             findings.append(entry)
     return findings, errors, crashed
 
@@ -240,7 +248,8 @@ def load_judgements() -> dict[str, dict]:
         return {}
     entries = json.loads(JUDGEMENTS.read_text(encoding="utf-8"))["judgements"]
     return {
-        finding_key(e["repo"], e["path"], e.get("cell"), e["line"], e["column"], e["code"]): e for e in entries
+        finding_key(e["policy"], e["repo"], e["path"], e.get("cell"), e["line"], e["column"], e["code"]): e
+        for e in entries
     }
 
 
@@ -248,7 +257,7 @@ def rule_table(findings: list[dict], judgements: dict[str, dict]) -> list[dict]:
     by_rule: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for finding in findings:
         verdict = judgements.get(finding["key"], {}).get("verdict")
-        tally = by_rule[finding["code"]]
+        tally = by_rule[f"{finding['code']} ({finding['policy']})"]
         tally["findings"] += 1
         tally["true" if verdict is True else "false" if verdict is False else "unjudged"] += 1
     table = []
@@ -273,7 +282,7 @@ def rule_table(findings: list[dict], judgements: dict[str, dict]) -> list[dict]:
 
 def damage_check(root: Path, *options: str) -> dict:
     run = subprocess.run(
-        [sys.executable, str(HERE / "real_code.py"), str(root), "--", "--policy", POLICY, *options],
+        [sys.executable, str(HERE / "real_code.py"), str(root), "--", *options],
         capture_output=True,
         text=True,
     )
@@ -314,9 +323,9 @@ def print_tables(sites, table, false_findings, new, vanished, errors, apply_resu
             print(f"{repo.name:48} {repo.commit[:10]} files={count.files:4} bn_sites={count.bn_sites:4} "
                   f"unparsable={count.unparsable} missing_blobs={missing}")
         print(f"BN sites: {sum(count.bn_sites for count, _ in sites.values())}\n")
-        print(f"{'rule':8}{'findings':>9}{'true':>6}{'false':>6}{'unjudged':>9}{'precision':>10}")
+        print(f"{'rule':15}{'findings':>9}{'true':>6}{'false':>6}{'unjudged':>9}{'precision':>10}")
         for row in table:
-            print(f"{row['rule']:8}{row['findings']:9}{row['true']:6}{row['false']:6}{row['unjudged']:9}"
+            print(f"{row['rule']:15}{row['findings']:9}{row['true']:6}{row['false']:6}{row['unjudged']:9}"
                   f"{percent(row['precision']):>10}")
         print()
     print(f"false findings ({len(false_findings)}):")
@@ -336,7 +345,7 @@ def print_tables(sites, table, false_findings, new, vanished, errors, apply_resu
         print(sep.join(["repository", "options", "crashed", "files changed", "no longer parse", "second apply changes"]))
         for (repo, options), result in apply_results.items():
             print(sep.join([
-                repo, options or "(safe fixes)", str(result.get("crashed")), str(result.get("files_changed")),
+                repo, options, str(result.get("crashed")), str(result.get("files_changed")),
                 str(len(result.get("changed_files_that_no_longer_parse", {}))), str(result.get("second_apply_changes")),
             ]))
 
@@ -358,13 +367,14 @@ def main() -> None:
     for repo in REPOS:
         root, missing = extract(args.mirrors, args.work, repo)
         sites[repo] = (count_sites(root), missing)
-        repo_findings, repo_errors, repo_crashed = check(root, repo)
-        findings += repo_findings
-        errors += repo_errors
-        if repo_crashed:
-            crashed.append(repo.name)
+        for policy, options in PASSES:
+            repo_findings, repo_errors, repo_crashed = check(root, repo, policy, options)
+            findings += repo_findings
+            errors += repo_errors if policy == PASSES[0][0] else []
+            if repo_crashed:
+                crashed.append(f"{repo.name} (--policy {policy})")
         if not args.skip_apply:
-            for options in ((), ("--unsafe-fixes",)):
+            for options in APPLY_RUNS:
                 apply_results[(repo.name, " ".join(options))] = damage_check(root, *options)
 
     table = rule_table(findings, judgements)
