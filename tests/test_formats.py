@@ -148,7 +148,8 @@ def test_after_apply_sarif_reports_what_remains_without_fixes(script):
     log = json.loads(result.stdout)
     jsonschema.validate(log, SARIF_LOG)
     remaining = log["runs"][0]["results"]
-    assert sorted(r["ruleId"] for r in remaining) == ["BNF202", "BNF301"]
+    # BNF101 and BNF102 leave the two BN layers adjacent; the second sets momentum, so BNF104 only reports.
+    assert sorted(r["ruleId"] for r in remaining) == ["BNF104", "BNF202", "BNF301"]
     assert not any("fixes" in r for r in remaining)
 
 
