@@ -16,7 +16,7 @@ import typer
 
 from bnfix import __version__
 from bnfix.cli_options import RunOptions, run_options
-from bnfix.cli_run import EXIT_CLEAN, EXIT_ERROR, run
+from bnfix.cli_run import EXIT_CLEAN, EXIT_ERROR, recheck_original, run
 from bnfix.settings import Settings
 
 app = typer.Typer(
@@ -71,7 +71,7 @@ def _hold_back_worse_repairs(results, settings: Settings):
         not_worse, reason = verdicts.get(result.path, (True, ""))
         if not not_worse:
             typer.echo(f"held back {result.path}: {reason}", err=True)
-            result = dataclasses.replace(result, source=result.original, diagnostics=result.diagnostics + result.fixed, fixed=[])
+            result = recheck_original(result, settings)
         kept.append(result)
     return kept
 

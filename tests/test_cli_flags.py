@@ -235,3 +235,15 @@ def test_the_readme_command_reference_lists_every_flag_of_check_and_apply():
         flags = {flag for parameter in command.params for flag in (*parameter.opts, *parameter.secondary_opts) if flag.startswith("-")}
         flags -= {"--help"}
         assert flags - documented == set(), name
+
+
+def test_a_file_that_cannot_be_written_is_reported_where_its_findings_still_are(mixed):
+    mixed.chmod(0o444)
+    try:
+        result = invoke("apply", "--format", "concise", str(mixed))
+    finally:
+        mixed.chmod(0o644)
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {mixed}: cannot write: file is read-only\n"
+    assert mixed.read_text() == MIXED
+    assert result.stdout.splitlines()[0].startswith(f"{mixed}:6:5: BNF101 ")  # the line in the file as it is on disk
