@@ -10,6 +10,7 @@ Exit codes: 0 nothing left to report, 1 findings remain (or `--diff` would chang
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Optional
 
 import typer
@@ -54,22 +55,34 @@ def check(
 @run_options
 def apply(
     options: RunOptions,
-    verify: bool = typer.Option(False, "--verify", help="Retrain each repaired script first; write only repairs that are not worse."),
+    verify: bool = typer.Option(False, "--verify", help="Retrain each repaired script first; write only repairs verified not worse."),
+    seeds: int = typer.Option(3, "--seeds", min=1, help="With --verify: runs per version, each with its own seed."),
+    timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="With --verify: seconds one run may take."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="With --verify: at most N epochs per fit."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="With --verify: at most N steps per epoch."),
+    max_samples: Optional[int] = typer.Option(None, "--max-samples", min=1, help="With --verify: the same N rows of every array."),
+    keep_unverified: bool = typer.Option(False, "--keep-unverified", help="With --verify: also write repairs that could not be verified."),
 ) -> None:
     """Repair files in place (or show the repair as a diff with --diff)."""
-    raise typer.Exit(run(dataclasses.replace(options, fix=True), fix=True, before_write=_hold_back_worse_repairs if verify else None))
+    before_write = None
+    if verify:
+        budget = {"seeds": seeds, "timeout": timeout, "epochs": epochs, "steps": steps, "max_samples": max_samples}
+        before_write = functools.partial(_hold_back_worse_repairs, keep_unverified=keep_unverified, **budget)
+    raise typer.Exit(run(dataclasses.replace(options, fix=True), fix=True, before_write=before_write))
 
 
-def _hold_back_worse_repairs(results, settings: Settings):
-    """`apply --verify`: a repair whose retrained script is worse (or newly crashes) is not written."""
+def _hold_back_worse_repairs(results, settings: Settings, **options):
+    """`apply --verify`: a repair that is worse, newly crashes or could not be verified is not written."""
     from bnfix.verify.command import verify_repairs
 
     changed = [result.path for result in results if result.changed]
-    verdicts = verify_repairs(changed, settings) if changed else {}
+    verdicts = verify_repairs(changed, settings, **options) if changed else {}
     kept = []
     for result in results:
-        not_worse, reason = verdicts.get(result.path, (True, ""))
-        if not not_worse:
+        write, reason = verdicts.get(result.path, (True, ""))
+        if write and "unverified" in reason:
+            typer.echo(f"{result.path}: {reason}", err=True)
+        if not write:
             typer.echo(f"held back {result.path}: {reason}", err=True)
             result = recheck_original(result, settings)
         kept.append(result)
@@ -96,6 +109,19 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. BNF101.")) -
         typer.echo(f"error: unknown rule code {code!r}; `bnfix rules` lists them", err=True)
         raise typer.Exit(EXIT_ERROR)
     typer.echo(f"# {rule.code} ({rule.name})\n\n{rule.summary}.\n\n{rule.documentation()}")
+
+
+@app.command()
+def server() -> None:
+    """Run the language server over stdio (diagnostics and fixes in any LSP editor; needs bnfix[server])."""
+    try:
+        from bnfix.server.server import serve
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in ("pygls", "lsprotocol", "cattrs"):
+            raise
+        typer.echo(f"error: the language server needs pygls and lsprotocol: pip install 'bnfix[server]' ({error})", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    serve()
 
 
 from bnfix.verify.command import verify as verify_command  # noqa: E402  (`bnfix verify`, issue #5)

@@ -76,7 +76,7 @@ def test_a_terminal_gets_colour_for_paths_codes_and_fix_markers(project):
 def test_a_diff_on_a_terminal_is_coloured(project):
     code, terminal, _ = run_on_terminal(["apply", "--diff", "model.py"], project)
     assert code == 1
-    assert f"{BOLD}--- a/model.py{RESET}\n{BOLD}+++ b/model.py{RESET}\n{CYAN}@@ -3,7 +3,7 @@{RESET}\n" in terminal
+    assert f"{BOLD}--- a/model.py{RESET}\n{BOLD}+++ b/model.py{RESET}\n{CYAN}@@ -2,8 +2,8 @@{RESET}\n" in terminal
     assert f'{RED}-    layers.Activation("relu"),{RESET}' in terminal and f'{GREEN}+    layers.Activation("relu"),{RESET}' in terminal
 
 
