@@ -159,8 +159,7 @@ def _process(paths: list[Path], settings: Settings, fix: bool, options: RunOptio
 def _write_back(results: list, settings: Settings, options: RunOptions) -> tuple[list, bool]:
     """Write the repaired files; one that cannot be written is reported (stderr) with the findings of the file as
     it still is on disk, so their positions stay true."""
-    from bnfix.process import process_text, write_result
-    from bnfix.sources.files import SourceText
+    from bnfix.process import write_result
 
     failed = False
     written = []
@@ -170,10 +169,18 @@ def _write_back(results: list, settings: Settings, options: RunOptions) -> tuple
         except OSError as problem:
             failed = True
             error(f"{result.path}: cannot write: {problem.strerror or problem}")
-            text = result.text or SourceText(result.original, "utf-8", False)
-            result = process_text(result.path, dataclasses.replace(text, text=result.original), settings, False, False, *_max_size(options))
+            result = recheck_original(result, settings, *_max_size(options))
         written.append(result)
     return written, failed
+
+
+def recheck_original(result, settings: Settings, *max_code_mb: float):
+    """The findings of a file as it still is on disk, for a repair that was not written (positions stay true)."""
+    from bnfix.process import process_text
+    from bnfix.sources.files import SourceText
+
+    text = result.text or SourceText(result.original, "utf-8", False)
+    return process_text(result.path, dataclasses.replace(text, text=result.original), settings, False, False, *max_code_mb)
 
 
 class _Report:
