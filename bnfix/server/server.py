@@ -131,26 +131,30 @@ class BnfixLanguageServer(LanguageServer):
         target, only = analysis.target, params.context.only
         actions: list[types.CodeAction] = []
         if _wanted(only, types.CodeActionKind.QuickFix):
-            wanted_range = self.server_range(target, uri, params.range)
-            # The client names the diagnostics it wants fixes for (VS Code: those under the cursor); the range covers
-            # clients that send none.
-            named = {(d.code, d.range.start.line, d.range.start.character) for d in params.context.diagnostics if d.source == SOURCE}
-            for index, finding in enumerate(analysis.findings):
-                if finding.uri != uri or not finding.diagnostic.fixable:
-                    continue
-                start = self.client_range(target, finding).start
-                if (finding.diagnostic.code, start.line, start.character) in named or _overlaps(
-                    (finding.start, finding.end), wanted_range
-                ):
-                    texts = await self.fixed_texts(key, analysis, index, lambda f=finding: fix_finding(target, analysis.settings, f))
-                    if texts:
-                        diagnostic = self.finding_diagnostic(target, finding)
-                        actions.append(quick_fix(finding, diagnostic, self.workspace_edit(target, texts)))
+            for index, finding in self.findings_asked_for(analysis, uri, params):
+                texts = await self.fixed_texts(key, analysis, index, lambda f=finding: fix_finding(target, analysis.settings, f))
+                if texts:
+                    diagnostic = self.finding_diagnostic(target, finding)
+                    actions.append(quick_fix(finding, diagnostic, self.workspace_edit(target, texts)))
         if _wanted(only, FIX_ALL_KIND) and any(_applies(finding, analysis) for finding in analysis.findings):
             texts = await self.fixed_texts(key, analysis, "all", lambda: fix_all(target, analysis.settings))
             if texts:
                 actions.append(fix_all_action(self.workspace_edit(target, texts), analysis.settings.unsafe_fixes))
         return actions
+
+    def findings_asked_for(self, analysis: Analysis, uri: str, params: types.CodeActionParams) -> list[tuple[int, Finding]]:
+        """The fixable findings the request is about: those the client names (VS Code sends the diagnostics under
+        the cursor) and those in the requested range (for clients that name none)."""
+        wanted_range = self.server_range(analysis.target, uri, params.range)
+        named = {(d.code, d.range.start.line, d.range.start.character) for d in params.context.diagnostics if d.source == SOURCE}
+        asked = []
+        for index, finding in enumerate(analysis.findings):
+            if finding.uri != uri or not finding.diagnostic.fixable:
+                continue
+            start = self.client_range(analysis.target, finding).start
+            if (finding.diagnostic.code, start.line, start.character) in named or _overlaps((finding.start, finding.end), wanted_range):
+                asked.append((index, finding))
+        return asked
 
     async def fixed_texts(self, key: str, analysis: Analysis, which: object, fix: Callable[[], dict[str, str]]) -> dict[str, str]:
         """A fix's new texts, computed once per analysed version (editors ask for code actions at every cursor move)."""
