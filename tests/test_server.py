@@ -79,11 +79,11 @@ CAPABILITIES = types.ClientCapabilities(
 )
 
 
-async def _start(root: Path, options: dict | None = None) -> LanguageClient:
+async def _start(root: Path, options: dict | None = None, capabilities: types.ClientCapabilities = CAPABILITIES) -> LanguageClient:
     client = _make_client()
     await client.start_io(*SERVER_COMMAND, env=SERVER_ENV, cwd=str(root))
     client.initialize_result = await client.initialize_session(
-        types.InitializeParams(capabilities=CAPABILITIES, root_uri=root.as_uri(), initialization_options=options)
+        types.InitializeParams(capabilities=capabilities, root_uri=root.as_uri(), initialization_options=options)
     )
     return client
 
@@ -356,6 +356,39 @@ async def test_fix_all_with_unsafe_fixes_setting_equals_apply_unsafe_fixes(tmp_p
         fixed = _apply_edits(MODEL, action.edit.changes[uri])
         assert fixed == _bnfix_apply(tmp_path / "copied_model.py", MODEL, "--unsafe-fixes")
         assert "use_bias=False" in fixed and "momentum=0.9" in fixed
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+@over_stdio
+async def test_clients_that_resolve_get_the_edit_only_for_the_action_they_pick(tmp_path: Path) -> None:
+    literal = CAPABILITIES.text_document.code_action.code_action_literal_support
+    resolving = types.ClientCapabilities(
+        text_document=types.TextDocumentClientCapabilities(
+            code_action=types.CodeActionClientCapabilities(
+                code_action_literal_support=literal, resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"])
+            )
+        )
+    )
+    client = await _start(tmp_path, capabilities=resolving)
+    try:
+        assert client.initialize_result.capabilities.code_action_provider.resolve_provider is True
+        uri = _open(client, tmp_path / "model.py", MODEL)
+        await _diagnostics(client, uri, 1)
+        listed = await _code_actions(client, uri, 5)
+        assert [(a.title, a.edit) for a in listed] == [
+            ("BNF201: Rename `eps=1e-3` to `epsilon=1e-3`", None),
+            ("bnfix: fix all", None),
+        ]
+        resolved = await client.code_action_resolve_async(listed[1])
+        assert _apply_edits(MODEL, resolved.edit.changes[uri]) == _bnfix_apply(tmp_path / "copied_model.py", MODEL)
+        # Listed for version 1, picked after an edit: no edit rather than a stale one.
+        params = types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=2), [types.TextDocumentContentChangeWholeDocument(SAFE_ONLY)]
+        )
+        client.text_document_did_change(params)
+        assert (await client.code_action_resolve_async(listed[0])).edit is None
     finally:
         await client.shutdown_session()
         await client.stop()
