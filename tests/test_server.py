@@ -619,3 +619,39 @@ def test_minimal_edit_replaces_only_the_changed_lines() -> None:
     assert minimal_edit(split_lines("x = 1\n"), split_lines("import y\nx = 1\n")) == ((0, 0), (0, 0), "import y\n")
     # LSP ends lines at \n, \r\n and \r only; str.splitlines would also split at \f and \u2028.
     assert split_lines("a\fb\u2028c\rd") == ["a\fb\u2028c\r", "d"]
+
+
+@over_stdio
+async def test_a_cell_added_to_a_notebook_is_checked_with_the_others(server: LanguageClient, tmp_path: Path) -> None:
+    uri, cell_uris = _open_notebook(server, tmp_path / "nb.ipynb")
+    await _diagnostics(server, cell_uris[2])
+    new_cell = f"vscode-notebook-cell:{tmp_path / 'nb.ipynb'}#cell3"
+    source = "bn = layers.BatchNormalization(momentum=0.1)"  # uses the import of cell 1
+    change = types.NotebookDocumentChangeEvent(
+        cells=types.NotebookDocumentCellChanges(
+            structure=types.NotebookDocumentCellChangeStructure(
+                array=types.NotebookCellArrayChange(
+                    start=3, delete_count=0, cells=[types.NotebookCell(types.NotebookCellKind.Code, new_cell)]
+                ),
+                did_open=[types.TextDocumentItem(new_cell, "python", 1, source)],
+            )
+        )
+    )
+    server.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(types.VersionedNotebookDocumentIdentifier(uri=uri, version=2), change)
+    )
+    (diagnostic,) = await _diagnostics(server, new_cell)
+    assert (diagnostic.code, diagnostic.range.start.line, diagnostic.range.start.character) == ("BNF202", 0, 31)
+    # Deleting the cell takes its diagnostics with it.
+    removal = types.NotebookDocumentChangeEvent(
+        cells=types.NotebookDocumentCellChanges(
+            structure=types.NotebookDocumentCellChangeStructure(
+                array=types.NotebookCellArrayChange(start=3, delete_count=1),
+                did_close=[types.TextDocumentIdentifier(new_cell)],
+            )
+        )
+    )
+    server.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(types.VersionedNotebookDocumentIdentifier(uri=uri, version=3), removal)
+    )
+    await _until(lambda: not [p for p in server.published if p.uri == new_cell][-1].diagnostics)
