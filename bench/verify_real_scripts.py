@@ -9,8 +9,8 @@ Each script is read from its repository at the manifest's commit (`git show`), f
 `--out`. It is staged alone, with the `files` the manifest names and any `generate`d data file, under `--out`
 (default: a new temporary directory), never in this checkout. Then `bnfix verify SCRIPT --json ...` runs on it,
 with the budget options this checkout's `verify` understands (`--epochs`, `--max-samples`; others are left out and
-the table says which were applied). Prints the Markdown table of bench/README.md, and writes every verify document
-and a summary (results.json) to `--out`.
+the table says which were applied) and `--report`. Prints the Markdown table of bench/README.md, and writes every
+verify document, every HTML report and a summary (results.json) to `--out`.
 """
 
 from __future__ import annotations
@@ -130,12 +130,26 @@ def budget_options(requested: dict[str, int | None]) -> tuple[list[str], list[st
     return accepted, missing
 
 
+def findings(script: Path, unsafe_fixes: bool) -> list[str]:
+    """Rule codes `bnfix check` reports on the script ("BNF404*": found, no automatic fix)."""
+    options = ["--unsafe-fixes"] if unsafe_fixes else []
+    done = subprocess.run([sys.executable, "-m", "bnfix", "check", "--format", "json", "--no-progress", *options, str(script)],
+                          capture_output=True, text=True)
+    try:
+        reported = json.loads(done.stdout or "[]")
+    except ValueError:
+        return [f"check failed (exit {done.returncode})"]
+    return list(dict.fromkeys(item["code"] + ("" if item.get("fix") else "*") for item in reported if not item.get("error")))
+
+
 def document_path(out: Path, number: int, script: Path) -> Path:
     return out / "documents" / f"{number:02d}-{script.parent.name}-{script.stem}.json"
 
 
 def verify(script: Path, document_path: Path, seeds: int, timeout: float, options: list[str]) -> dict:
+    """`bnfix verify` on one staged script: its JSON document and, beside the documents, its HTML report."""
     out = document_path.parent.parent
+    options = [*options, "--report", str(out / "reports" / document_path.stem)]
     document_path.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "bnfix", "verify", str(script), "--seeds", str(seeds), "--timeout", str(timeout),
                "--quiet", "--json", str(document_path), *options]
@@ -157,7 +171,9 @@ def row_cells(entry: Entry, result: dict) -> list[str]:
         return [source, entry.kind, "—", f"verify failed (exit {result['exit_code']})", "—", "—", "—", f"{result['seconds']:.0f} s"]
     scripts = document.get("scripts") or []
     script = scripts[0] if scripts else {}
-    rules = ", ".join(dict.fromkeys(script.get("rules") or [])) or "—"
+    repaired = ", ".join(dict.fromkeys(script.get("rules") or [])) or "none"
+    found = result.get("found")
+    rules = f"found {', '.join(found) or 'none'}; repaired {repaired}" if found is not None else repaired
     outcome = outcome_from_runs(script)
     if isinstance(script.get("outcome"), str):  # the kind of result: verified, regression, unverified, ...
         outcome = f"{script['outcome']}: {outcome}"
@@ -262,6 +278,7 @@ def main() -> None:
             continue
         document = document_path(out, number, script)
         result = verify(script, document, args.seeds, args.timeout, budget + (["--unsafe-fixes"] if args.unsafe_fixes else []))
+        result["found"] = findings(script, args.unsafe_fixes)
         cells = row_cells(entry, result)
         print(" | ".join(cells), file=sys.stderr)
         rows.append(cells)
