@@ -256,7 +256,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--max-samples", type=int, default=512)
-    parser.add_argument("--only", help="run the entries whose repo or path contains this text")
+    parser.add_argument("--only", action="append", help="run the entries whose repo or path contains this text (repeatable); "
+                        "their results replace the same entries' in an earlier run's --out")
     parser.add_argument("--unsafe-fixes", action="store_true", help="verify the unsafe repairs too (verify is what judges them)")
     parser.add_argument("--table-from", type=Path, help="print the table of an earlier run's --out directory, run nothing")
     parser.add_argument("--stage-only", action="store_true", help="stage the scripts, print their paths, run nothing")
@@ -266,12 +267,15 @@ def main() -> None:
         return
     out = (args.out or Path(tempfile.mkdtemp(prefix="bnfix-real-verify-"))).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    entries = [entry for entry in load_manifest(args.manifest) if not args.only or args.only in entry.repo + entry.path]
+    manifest = load_manifest(args.manifest)
+    numbers = {(entry.repo, entry.path): number for number, entry in enumerate(manifest, 1)}
+    entries = [entry for entry in manifest if not args.only or any(text in entry.repo + entry.path for text in args.only)]
     budget, unsupported = budget_options({"--epochs": args.epochs, "--max-samples": args.max_samples})
     print(f"staging and results in {out}; budget {' '.join(budget) or 'none'}"
           + (f" (not supported by this verify: {', '.join(unsupported)})" if unsupported else ""), file=sys.stderr)
-    results, rows = [], []
-    for number, entry in enumerate(entries, 1):
+    results = []
+    for entry in entries:
+        number = numbers[(entry.repo, entry.path)]
         script = stage(entry, args.mirrors, out)
         if args.stage_only:
             print(script)
@@ -279,16 +283,20 @@ def main() -> None:
         document = document_path(out, number, script)
         result = verify(script, document, args.seeds, args.timeout, budget + (["--unsafe-fixes"] if args.unsafe_fixes else []))
         result["found"] = findings(script, args.unsafe_fixes)
-        cells = row_cells(entry, result)
-        print(" | ".join(cells), file=sys.stderr)
-        rows.append(cells)
-        results.append({"repo": entry.repo, "commit": entry.commit, "path": entry.path, "kind": entry.kind,
-                        "budget": budget, "unsupported_budget": unsupported, "unsafe_fixes": args.unsafe_fixes, **{k: v for k, v in result.items() if k != "document"},
+        print(" | ".join(row_cells(entry, result)), file=sys.stderr)
+        recorded = {key: value for key, value in result.items() if key != "document"}
+        results.append({"repo": entry.repo, "commit": entry.commit, "path": entry.path, "kind": entry.kind, "budget": budget,
+                        "unsupported_budget": unsupported, "unsafe_fixes": args.unsafe_fixes, **recorded,
                         "document": str(document)})
     if args.stage_only:
         return
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(rows))
+    summary = out / "results.json"
+    earlier = json.loads(summary.read_text()) if summary.exists() else []
+    replaced = {(result["repo"], result["path"]) for result in results}
+    merged = [result for result in earlier if (result["repo"], result["path"]) not in replaced] + results
+    merged.sort(key=lambda result: numbers.get((result["repo"], result["path"]), len(numbers)))
+    summary.write_text(json.dumps(merged, indent=2) + "\n")
+    print(table_from(out, manifest))
 
 
 if __name__ == "__main__":
