@@ -59,6 +59,7 @@ def verify(
     policy: Optional[str] = typer.Option(None, "--policy", help="BN placement for the repair: post, pre or keep."),
     compare_policies: bool = typer.Option(False, "--compare-policies", help="Retrain the post, pre and keep repairs side by side."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write every number to this JSON file ('-' for stdout)."),
+    report_dir: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report with plots to this directory."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Comma-separated rule codes or prefixes to run."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Comma-separated rule codes or prefixes to skip."),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Comma-separated gitignore-style patterns to skip."),
@@ -84,6 +85,12 @@ def verify(
     except ConfigError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
+    if report_dir is not None:
+        from bnfix.verify.plots import matplotlib_available
+
+        if not matplotlib_available():
+            typer.echo("error: --report draws its plots with matplotlib: pip install 'bnfix[report]'", err=True)
+            raise typer.Exit(EXIT_ERROR)
     scripts = discover_scripts(paths, settings)
     if not scripts:
         typer.echo(f"error: no Python scripts under {', '.join(map(str, paths))}", err=True)
@@ -99,7 +106,9 @@ def verify(
         budget=Budget(epochs, steps, max_samples),
         invocation_dir=Path.cwd(),
     )
-    code = run_verify(scripts, settings, options, compare_policies=compare_policies, json_path=json_path, quiet=quiet)
+    code = run_verify(
+        scripts, settings, options, compare_policies=compare_policies, json_path=json_path, report_dir=report_dir, quiet=quiet
+    )
     raise typer.Exit(code)
 
 
@@ -110,6 +119,7 @@ def run_verify(
     *,
     compare_policies: bool = False,
     json_path: Path | None = None,
+    report_dir: Path | None = None,
     quiet: bool = False,
 ) -> int:
     """Plan, run, print the table (and write the JSON); the exit code. `options` is a runner.RunOptions."""
@@ -142,7 +152,7 @@ def run_verify(
     elapsed = time.perf_counter() - start
     if not quiet:
         errors.print(f"verified {len(scripts)} script(s) in {elapsed:.1f} s")
-    if json_path is not None:
+    if json_path is not None or report_dir is not None:
         described = {
             "policy": settings.policy.value,
             "select": list(settings.select),
@@ -150,7 +160,15 @@ def run_verify(
             "unsafe_fixes": settings.unsafe_fixes,
             "compare_policies": compare_policies,
         }
-        write_json(json_path, json_document(rows, comparisons, options, described, elapsed, code))
+        document = json_document(rows, comparisons, options, described, elapsed, code)
+        if json_path is not None:
+            write_json(json_path, document)
+        if report_dir is not None:
+            from bnfix.verify.html_report import write_report
+
+            page = write_report(document, report_dir)
+            if not quiet:
+                errors.print(f"report written to {page}")
     return code
 
 

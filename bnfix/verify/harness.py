@@ -47,6 +47,7 @@ from bnfix.verify.write_guard import WriteGuard
 keras: Any = None
 np: Any = None
 
+CHANNELS_RECORDED = 16  # per BN layer, channels whose moving and sample statistics go into the record
 STOCHASTIC_ATTRIBUTES = {"Dropout": "rate", "GaussianDropout": "rate", "AlphaDropout": "rate", "GaussianNoise": "stddev"}
 
 
@@ -636,6 +637,14 @@ def moving_statistics_error(layer, inputs, moving_mean, moving_variance) -> dict
         mean_error=_relative(moving_mean - mean, mean),
         variance_error=_relative(moving_variance - variance, variance),
         normalisation_error=float(np.sqrt(np.mean(per_channel))),
+    )
+    # The first channels' values themselves, for the report's picture of moving against sample statistics.
+    shown = slice(0, CHANNELS_RECORDED)
+    entry.update(
+        moving_mean_values=moving_mean[shown].tolist(),
+        sample_mean_values=mean[shown].tolist(),
+        moving_variance_values=moving_variance[shown].tolist(),
+        sample_variance_values=variance[shown].tolist(),
     )
     return entry
 
