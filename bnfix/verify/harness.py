@@ -7,9 +7,12 @@ This is the only module of bnfix that imports Keras. The process imports Keras o
 forked from it (so each run starts from the same freshly imported state, and a run that hangs or dies takes
 nothing else with it). In the child the Keras session is cleared, `keras.utils.set_random_seed(seed)` is
 called, the working directory becomes the script's, and the script runs with `runpy` as `__main__`.
-`keras.Model.fit`, `evaluate` and `predict` are wrapped to record each fit's history, each evaluation, and,
-after every fit of a model that contains BatchNormalization, a probe of that model on a sample of its
-training inputs:
+`keras.Model.fit`, `evaluate`, `predict` and the `*_on_batch` methods are wrapped: they apply the run's budget
+(budget.py: capped epochs and steps, the same fixed rows of every array), record each fit's history epoch by
+epoch (a run that times out keeps what it finished), each evaluation and prediction, statistics of every call's
+inputs and their shift from the training inputs (input_stats.py), and, after every fit of a model that contains
+BatchNormalization (and after the run, for models trained with `train_on_batch`), a probe of that model on a
+sample of its training inputs (the record's shape: records.py):
 
 - the inference gap: how far the inference-mode outputs are from the training-mode outputs, relative to the
   output scale (`rms(inference - training) / rms(training)`);
