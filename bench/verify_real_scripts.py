@@ -2,14 +2,15 @@
 
     python bench/verify_real_scripts.py [--manifest bench/verify_real_scripts.toml] [--mirrors DIR] [--out DIR]
                                         [--seeds 2] [--timeout 120] [--epochs 3] [--max-samples 512] [--only TEXT]
+                                        [--unsafe-fixes] [--stage-only]
 
 Each script is read from its repository at the manifest's commit (`git show`), from a bare mirror under `--mirrors`
 (`owner+name/repo`, as the search tool's `fetch` leaves them) or else from a clone of github.com/owner/name made in
 `--out`. It is staged alone, with the `files` the manifest names and any `generate`d data file, under `--out`
 (default: a new temporary directory), never in this checkout. Then `bnfix verify SCRIPT --json ...` runs on it,
 with the budget options this checkout's `verify` understands (`--epochs`, `--max-samples`; others are left out and
-the table says which were applied). Prints the Markdown table of bench/README.md, and writes every verify document
-and a summary (results.json) to `--out`.
+the table says which were applied) and `--report`. Prints the Markdown table of bench/README.md, and writes every
+verify document, every HTML report and a summary (results.json) to `--out`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import subprocess
 import sys
@@ -115,7 +117,8 @@ def generate(spec: str, tree: Path) -> None:
 
 def budget_options(requested: dict[str, int | None]) -> tuple[list[str], list[str]]:
     """The budget flags this checkout's `verify` accepts, and those it does not (reported, not silently dropped)."""
-    help_text = subprocess.run([sys.executable, "-m", "bnfix", "verify", "--help"], capture_output=True, text=True).stdout
+    wide = {**os.environ, "COLUMNS": "250"}  # rich folds long option names in a narrow help table
+    help_text = subprocess.run([sys.executable, "-m", "bnfix", "verify", "--help"], capture_output=True, text=True, env=wide).stdout
     accepted, missing = [], []
     for flag, value in requested.items():
         if value is None:
@@ -127,15 +130,29 @@ def budget_options(requested: dict[str, int | None]) -> tuple[list[str], list[st
     return accepted, missing
 
 
+def findings(script: Path, unsafe_fixes: bool) -> list[str]:
+    """Rule codes `bnfix check` reports on the script ("BNF404*": found, no automatic fix)."""
+    options = ["--unsafe-fixes"] if unsafe_fixes else []
+    done = subprocess.run([sys.executable, "-m", "bnfix", "check", "--format", "json", "--no-progress", *options, str(script)],
+                          capture_output=True, text=True)
+    try:
+        reported = json.loads(done.stdout or "[]")
+    except ValueError:
+        return [f"check failed (exit {done.returncode})"]
+    return list(dict.fromkeys(item["code"] + ("" if item.get("fix") else "*") for item in reported if not item.get("error")))
+
+
 def document_path(out: Path, number: int, script: Path) -> Path:
     return out / "documents" / f"{number:02d}-{script.parent.name}-{script.stem}.json"
 
 
-def verify(script: Path, document_path: Path, seeds: int, timeout: float, budget: list[str]) -> dict:
+def verify(script: Path, document_path: Path, seeds: int, timeout: float, options: list[str]) -> dict:
+    """`bnfix verify` on one staged script: its JSON document and, beside the documents, its HTML report."""
     out = document_path.parent.parent
+    options = [*options, "--report", str(out / "reports" / document_path.stem)]
     document_path.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "bnfix", "verify", str(script), "--seeds", str(seeds), "--timeout", str(timeout),
-               "--quiet", "--json", str(document_path), *budget]
+               "--quiet", "--json", str(document_path), *options]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=out)
     elapsed = time.perf_counter() - start
@@ -151,21 +168,38 @@ def row_cells(entry: Entry, result: dict) -> list[str]:
     source = f"{entry.repo}@{entry.commit[:7]} `{entry.path}`"
     document = result["document"]
     if document is None:
-        return [source, entry.kind, "—", f"verify failed (exit {result['exit_code']})", "—", "—", f"{result['seconds']:.0f} s"]
+        return [source, entry.kind, "—", f"verify failed (exit {result['exit_code']})", "—", "—", "—", f"{result['seconds']:.0f} s"]
     scripts = document.get("scripts") or []
     script = scripts[0] if scripts else {}
-    rules = ", ".join(dict.fromkeys(script.get("rules") or [])) or "—"
-    outcome = script.get("outcome")
-    if isinstance(outcome, dict):
-        outcome = outcome.get("text") or outcome.get("kind")
-    outcome = outcome or outcome_from_runs(script)
+    repaired = ", ".join(dict.fromkeys(script.get("rules") or [])) or "none"
+    found = result.get("found")
+    rules = f"found {', '.join(found) or 'none'}; repaired {repaired}" if found is not None else repaired
+    outcome = outcome_from_runs(script)
+    if isinstance(script.get("outcome"), str):  # the kind of result: verified, regression, unverified, ...
+        outcome = f"{script['outcome']}: {outcome}"
     verdict = script.get("verdict", "—")
     deciding = script.get("deciding_metric") or script.get("judged_on") or "—"
     if deciding != "—":
         deciding += metric_change(script, deciding)
     reason = script.get("reason") or ""
     return [source, entry.kind, rules, outcome, f"{verdict}: {reason}" if reason else verdict, deciding,
-            f"{result['seconds']:.0f} s"]
+            training_losses(script), f"{result['seconds']:.0f} s"]
+
+
+def training_losses(script: dict) -> str:
+    """Epoch 1 and last-epoch training loss of the last fit, mean over the original's finished runs: the evidence a
+    reader needs to judge for themselves whether the model learned."""
+    firsts, lasts = [], []
+    for run in (script.get("before") or {}).get("runs") or []:
+        fits = [fit for fit in run.get("fits") or [] if (fit.get("history") or {}).get("loss")]
+        if run.get("status") == "ok" and fits:
+            losses = [value for value in fits[-1]["history"]["loss"] if value is not None]
+            if losses:
+                firsts.append(losses[0])
+                lasts.append(losses[-1])
+    if not firsts:
+        return "—"
+    return f"{_short(sum(firsts) / len(firsts))} → {_short(sum(lasts) / len(lasts))}"
 
 
 def outcome_from_runs(script: dict) -> str:
@@ -195,10 +229,22 @@ def _short(value: float) -> str:
 
 
 def markdown(rows: list[list[str]]) -> str:
-    head = ["script (repo@commit path)", "kind", "rules", "outcome (before → after)", "verdict", "deciding metric", "time"]
+    head = ["script (repo@commit path)", "kind", "rules", "outcome (before → after)", "verdict", "deciding metric",
+            "original's training loss, epoch 1 → last", "time"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * (len(head) - 1) + "---:|"]
     lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def table_from(out: Path, entries: list[Entry]) -> str:
+    """The table of a finished run, from its results.json and verify documents (the manifest gives the kinds)."""
+    kinds = {(entry.repo, entry.path): entry for entry in entries}
+    rows = []
+    for result in json.loads((out / "results.json").read_text()):
+        entry = kinds.get((result["repo"], result["path"])) or Entry(result["repo"], result["commit"], result["path"], result["kind"])
+        document = Path(result["document"])
+        rows.append(row_cells(entry, {**result, "document": json.loads(document.read_text()) if document.exists() else None}))
+    return markdown(rows)
 
 
 def main() -> None:
@@ -210,33 +256,47 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--max-samples", type=int, default=512)
-    parser.add_argument("--only", help="run the entries whose repo or path contains this text")
+    parser.add_argument("--only", action="append", help="run the entries whose repo or path contains this text (repeatable); "
+                        "their results replace the same entries' in an earlier run's --out")
+    parser.add_argument("--unsafe-fixes", action="store_true", help="verify the unsafe repairs too (verify is what judges them)")
+    parser.add_argument("--table-from", type=Path, help="print the table of an earlier run's --out directory, run nothing")
     parser.add_argument("--stage-only", action="store_true", help="stage the scripts, print their paths, run nothing")
     args = parser.parse_args()
+    if args.table_from is not None:
+        print(table_from(args.table_from, load_manifest(args.manifest)))
+        return
     out = (args.out or Path(tempfile.mkdtemp(prefix="bnfix-real-verify-"))).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    entries = [entry for entry in load_manifest(args.manifest) if not args.only or args.only in entry.repo + entry.path]
+    manifest = load_manifest(args.manifest)
+    numbers = {(entry.repo, entry.path): number for number, entry in enumerate(manifest, 1)}
+    entries = [entry for entry in manifest if not args.only or any(text in entry.repo + entry.path for text in args.only)]
     budget, unsupported = budget_options({"--epochs": args.epochs, "--max-samples": args.max_samples})
     print(f"staging and results in {out}; budget {' '.join(budget) or 'none'}"
           + (f" (not supported by this verify: {', '.join(unsupported)})" if unsupported else ""), file=sys.stderr)
-    results, rows = [], []
-    for number, entry in enumerate(entries, 1):
+    results = []
+    for entry in entries:
+        number = numbers[(entry.repo, entry.path)]
         script = stage(entry, args.mirrors, out)
         if args.stage_only:
             print(script)
             continue
         document = document_path(out, number, script)
-        result = verify(script, document, args.seeds, args.timeout, budget)
-        cells = row_cells(entry, result)
-        print(" | ".join(cells), file=sys.stderr)
-        rows.append(cells)
-        results.append({"repo": entry.repo, "commit": entry.commit, "path": entry.path, "kind": entry.kind,
-                        "budget": budget, "unsupported_budget": unsupported, **{k: v for k, v in result.items() if k != "document"},
+        result = verify(script, document, args.seeds, args.timeout, budget + (["--unsafe-fixes"] if args.unsafe_fixes else []))
+        result["found"] = findings(script, args.unsafe_fixes)
+        print(" | ".join(row_cells(entry, result)), file=sys.stderr)
+        recorded = {key: value for key, value in result.items() if key != "document"}
+        results.append({"repo": entry.repo, "commit": entry.commit, "path": entry.path, "kind": entry.kind, "budget": budget,
+                        "unsupported_budget": unsupported, "unsafe_fixes": args.unsafe_fixes, **recorded,
                         "document": str(document)})
     if args.stage_only:
         return
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(rows))
+    summary = out / "results.json"
+    earlier = json.loads(summary.read_text()) if summary.exists() else []
+    replaced = {(result["repo"], result["path"]) for result in results}
+    merged = [result for result in earlier if (result["repo"], result["path"]) not in replaced] + results
+    merged.sort(key=lambda result: numbers.get((result["repo"], result["path"]), len(numbers)))
+    summary.write_text(json.dumps(merged, indent=2) + "\n")
+    print(table_from(out, manifest))
 
 
 if __name__ == "__main__":

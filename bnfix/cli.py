@@ -1,5 +1,8 @@
 """The `bnfix` command line: parses arguments, calls the engine, prints. No rule logic lives here.
 
+`check` and `apply` declare only what is theirs (`--fix`, `--verify`); the options they share are declared once in
+cli_options.py and the run they share (files, engine, write-back, report, exit code) is cli_run.py.
+
 Exit codes: 0 nothing left to report, 1 findings remain (or `--diff` would change something),
 2 usage / configuration / parse error, 3 verification shows a regression.
 """
@@ -7,16 +10,15 @@ Exit codes: 0 nothing left to report, 1 findings remain (or `--diff` would chang
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Optional
 
 import typer
 
 from bnfix import __version__
 from bnfix.cli_options import RunOptions, run_options
-from bnfix.cli_run import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_REGRESSION, run
+from bnfix.cli_run import EXIT_CLEAN, EXIT_ERROR, recheck_original, run
 from bnfix.settings import Settings
-
-__all__ = ["app", "main", "EXIT_CLEAN", "EXIT_FINDINGS", "EXIT_ERROR", "EXIT_REGRESSION"]
 
 app = typer.Typer(
     name="bnfix",
@@ -53,24 +55,36 @@ def check(
 @run_options
 def apply(
     options: RunOptions,
-    verify: bool = typer.Option(False, "--verify", help="Retrain each repaired script first; write only repairs that are not worse."),
+    verify: bool = typer.Option(False, "--verify", help="Retrain each repaired script first; write only repairs verified not worse."),
+    seeds: int = typer.Option(3, "--seeds", min=1, help="With --verify: runs per version, each with its own seed."),
+    timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="With --verify: seconds one run may take."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="With --verify: at most N epochs per fit."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="With --verify: at most N steps per epoch."),
+    max_samples: Optional[int] = typer.Option(None, "--max-samples", min=1, help="With --verify: the same N rows of every array."),
+    keep_unverified: bool = typer.Option(False, "--keep-unverified", help="With --verify: also write repairs that could not be verified."),
 ) -> None:
     """Repair files in place (or show the repair as a diff with --diff)."""
-    raise typer.Exit(run(dataclasses.replace(options, fix=True), fix=True, before_write=_hold_back_worse_repairs if verify else None))
+    before_write = None
+    if verify:
+        budget = {"seeds": seeds, "timeout": timeout, "epochs": epochs, "steps": steps, "max_samples": max_samples}
+        before_write = functools.partial(_hold_back_worse_repairs, keep_unverified=keep_unverified, **budget)
+    raise typer.Exit(run(dataclasses.replace(options, fix=True), fix=True, before_write=before_write))
 
 
-def _hold_back_worse_repairs(results, settings: Settings):
-    """`apply --verify`: a repair whose retrained script is worse (or newly crashes) is not written."""
+def _hold_back_worse_repairs(results, settings: Settings, **options):
+    """`apply --verify`: a repair that is worse, newly crashes or could not be verified is not written."""
     from bnfix.verify.command import verify_repairs
 
     changed = [result.path for result in results if result.changed]
-    verdicts = verify_repairs(changed, settings) if changed else {}
+    verdicts = verify_repairs(changed, settings, **options) if changed else {}
     kept = []
     for result in results:
-        not_worse, reason = verdicts.get(result.path, (True, ""))
-        if not not_worse:
+        write, reason = verdicts.get(result.path, (True, ""))
+        if write and "unverified" in reason:
+            typer.echo(f"{result.path}: {reason}", err=True)
+        if not write:
             typer.echo(f"held back {result.path}: {reason}", err=True)
-            result = dataclasses.replace(result, source=result.original, diagnostics=result.diagnostics + result.fixed, fixed=[])
+            result = recheck_original(result, settings)
         kept.append(result)
     return kept
 

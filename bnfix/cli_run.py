@@ -159,8 +159,7 @@ def _process(paths: list[Path], settings: Settings, fix: bool, options: RunOptio
 def _write_back(results: list, settings: Settings, options: RunOptions) -> tuple[list, bool]:
     """Write the repaired files; one that cannot be written is reported (stderr) with the findings of the file as
     it still is on disk, so their positions stay true."""
-    from bnfix.process import process_text, write_result
-    from bnfix.sources.files import SourceText
+    from bnfix.process import write_result
 
     failed = False
     written = []
@@ -170,10 +169,18 @@ def _write_back(results: list, settings: Settings, options: RunOptions) -> tuple
         except OSError as problem:
             failed = True
             error(f"{result.path}: cannot write: {problem.strerror or problem}")
-            text = result.text or SourceText(result.original, "utf-8", False)
-            result = process_text(result.path, dataclasses.replace(text, text=result.original), settings, False, False, *_max_size(options))
+            result = recheck_original(result, settings, *_max_size(options))
         written.append(result)
     return written, failed
+
+
+def recheck_original(result, settings: Settings, *max_code_mb: float):
+    """The findings of a file as it still is on disk, for a repair that was not written (positions stay true)."""
+    from bnfix.process import process_text
+    from bnfix.sources.files import SourceText
+
+    text = result.text or SourceText(result.original, "utf-8", False)
+    return process_text(result.path, dataclasses.replace(text, text=result.original), settings, False, False, *max_code_mb)
 
 
 class _Report:
@@ -219,26 +226,33 @@ def _write_report(results: list, settings: Settings, applied: bool, options: Run
     from bnfix.report.diff import paint_diff, unified_diff
     from bnfix.report.fix_summary import render_fix_summary
     from bnfix.report.statistics import render_statistics, render_statistics_json
+    from bnfix.report.text import summary_lines
 
-    human = options.output_format in (OutputFormat.text, OutputFormat.concise)
+    text = options.output_format is OutputFormat.text
+    human = text or options.output_format is OutputFormat.concise
     with _open_report(options) as report:
         styling = {"palette": report.palette, "unsafe_fixes": settings.unsafe_fixes}
-        if options.statistics:
-            if options.output_format is OutputFormat.json:
-                report.stream.write(render_statistics_json(results, unsafe_fixes=settings.unsafe_fixes))
-            else:
-                errors = [result for result in results if result.error]
-                report.stream.write(RENDERERS["concise"](errors, applied, True, **styling))
-                report.stream.write(render_statistics(results, **styling))
+        # Ruff's order: the findings (or the counts), what was fixed, then the summary.
+        if options.statistics and options.output_format is OutputFormat.json:
+            report.stream.write(render_statistics_json(results, unsafe_fixes=settings.unsafe_fixes))
             return
-        report.stream.write(RENDERERS[options.output_format.value](results, applied, options.quiet, **styling))
-        if options.show_fixes and human:
-            if applied:
-                report.stream.write(render_fix_summary(results, palette=report.palette))
-            else:
-                diffs = "".join(unified_diff(result) for result in results)
-                if diffs:
-                    report.stream.write("\nThe repairs `bnfix apply` would make:\n" + paint_diff(diffs, report.palette))
+        if options.statistics:
+            errors = [result for result in results if result.error]
+            report.stream.write(RENDERERS["concise"](errors, applied, True, **styling))
+            report.stream.write(render_statistics(results, **styling))
+        elif human:
+            report.stream.write(RENDERERS[options.output_format.value](results, applied, True, **styling))
+        else:
+            report.stream.write(RENDERERS[options.output_format.value](results, applied, options.quiet, **styling))
+            return
+        if options.show_fixes and applied:
+            report.stream.write(render_fix_summary(results, palette=report.palette))
+        if text and not options.quiet:
+            report.stream.write("".join(line + "\n" for line in summary_lines(results, applied, settings.unsafe_fixes, report.palette)))
+        if options.show_fixes and not applied:
+            diffs = "".join(unified_diff(result) for result in results)
+            if diffs:
+                report.stream.write("\nThe repairs `bnfix apply` would make:\n" + paint_diff(diffs, report.palette))
 
 
 def _run_stdin(options: RunOptions, settings: Settings, fix: bool) -> int:

@@ -6,6 +6,7 @@ loop of bnfix's own. Each run is a whole fresh run, configuration included, so e
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,9 @@ WATCHED_SUFFIXES = (".py", ".ipynb", ".toml")
 WATCHED_NAMES = (".gitignore",)
 # Editors save in bursts (a temporary file, a rename, a chmod): one run per burst.
 DEBOUNCE_MS = 300
+# How long the watcher's wait lasts before it wakes up to look for Ctrl-C (watchfiles' own default is 5 s); the first
+# wait is what arms it before the first run.
+ARM_TIMEOUT_MS = 500
 
 
 def is_relevant(path: str) -> bool:
@@ -35,13 +39,22 @@ def watch(options: RunOptions, run_once: Callable[[], int]) -> int:
         roots.append(options.config)
     if not roots:
         raise UsageError("--watch: none of the given paths exists")
+    logging.getLogger("watchfiles").setLevel(logging.ERROR)  # its "KeyboardInterrupt caught" notice on Ctrl-C
     try:
         _announce("Starting bnfix in watch mode...")
-        _run_reporting(run_once)
         changes = watchfiles.watch(
-            *roots, watch_filter=lambda _change, path: is_relevant(path), debounce=DEBOUNCE_MS, raise_interrupt=False
+            *roots,
+            watch_filter=lambda _change, path: is_relevant(path),
+            debounce=DEBOUNCE_MS,
+            rust_timeout=ARM_TIMEOUT_MS,
+            yield_on_timeout=True,
+            raise_interrupt=False,
         )
-        for _ in changes:
+        next(changes, None)  # arms the watcher before the first run, so a file saved during that run is not missed
+        _run_reporting(run_once)
+        for batch in changes:
+            if not batch:  # the wait timed out: nothing changed
+                continue
             _clear_screen()
             _announce("File change detected...")
             _run_reporting(run_once)
@@ -56,6 +69,7 @@ def _run_reporting(run_once: Callable[[], int]) -> None:
         run_once()
     except UsageError as problem:
         error(str(problem))
+    _announce("Watching for file changes.")
 
 
 def _announce(message: str) -> None:

@@ -61,6 +61,31 @@ class Chain:
         assert step.constructor is not None
         return {step.constructor: new_constructor}
 
+    def with_constructor_edit(self, changes: Changes, step: Step, new_constructor: cst.Call) -> Changes:
+        """`changes` plus replacing `step`'s constructor, inside a replacement that already holds it if one does.
+
+        A nested-call swap (`relu(BN(Dense(...)(x)))`) replaces the whole expression the constructor sits in;
+        a separate entry for the constructor would be lost under it.
+        """
+        assert step.constructor is not None
+        merged = dict(changes)
+        for key, replacement in changes.items():
+            if isinstance(replacement, cst.CSTNode) and _holds(replacement, step.constructor):
+                merged[key] = replacement.deep_replace(step.constructor, new_constructor)
+                return merged
+        merged.update(self.edit_constructor(step, new_constructor))
+        return merged
+
+
+def _holds(tree: cst.CSTNode, node: cst.CSTNode) -> bool:
+    stack = [tree]
+    while stack:
+        current = stack.pop()
+        if current is node:
+            return True
+        stack.extend(current.children)
+    return False
+
 
 def without_activation(step: Step) -> cst.Call:
     assert step.constructor is not None and step.info.activation_arg is not None
@@ -105,6 +130,8 @@ class ListChain(Chain):
         if not isinstance(separator, cst.Comma):
             separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
         separator = _with_trailing(separator, cst.TrailingWhitespace())
+        if isinstance(separator.whitespace_after, cst.ParenthesizedWhitespace):  # not the comments above the next layer
+            separator = separator.with_changes(whitespace_after=separator.whitespace_after.with_changes(empty_lines=()))
         new_element = cst.Element(value=activation_layer, comma=target.comma)
         changes: Changes = {self.elements[i].value: without_activation(self.steps[i])}
         changes[target] = cst.FlattenSentinel([target.with_changes(comma=separator), new_element])

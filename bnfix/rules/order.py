@@ -13,9 +13,11 @@ from bnfix.analysis.layers import ACTIVATION_POSITION, LINEAR, StepKind
 from bnfix.analysis.context import ModuleContext
 from bnfix.fixes.fix import Fix, FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
+from bnfix.rules.pretrained import guard_pretrained
 from bnfix.settings import PlacementPolicy
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
+_LOADED = "m = keras.Sequential([layers.Dense(8), {order}])\nm.load_weights('pretrained.weights.h5')\n"
 
 # AlphaDropout is built to keep its input's mean and variance (for SELU networks): no variance shift.
 _VARIANCE_PRESERVING_DROPOUT = frozenset({"AlphaDropout"})
@@ -76,6 +78,11 @@ class DropoutBeforeBN(Rule):
     ## Fix safety
     Safe: the code keeps running and every weight keeps its shape (Dropout has none). The model computes a
     different function, which is the point of the fix, so it must be retrained; `bnfix verify` does that.
+
+    Unsafe when the model gets weights from elsewhere in the same module (`load_weights`, `set_weights`,
+    `load_model` replacing it, a model-zoo builder that loads them when given `weights`, including its helper
+    blocks): the finding then says "model loads pretrained weights (line N); reordering invalidates them",
+    and only `--unsafe-fixes` applies it.
     """
 
     code = "BNF102"
@@ -98,6 +105,13 @@ class DropoutBeforeBN(Rule):
             _IMPORTS + "x = layers.Dropout(rate=0.2)(x)\nx = layers.BatchNormalization()(x)\n",
             _IMPORTS + "x = layers.BatchNormalization()(x)\nx = layers.Dropout(rate=0.2)(x)\n",
         ),
+        # A model that loads pretrained weights: reported, fixed only with --unsafe-fixes.
+        Invalid(_IMPORTS + _LOADED.format(order="layers.Dropout(0.5), layers.BatchNormalization()")),
+        Invalid(
+            _IMPORTS + _LOADED.format(order="layers.Dropout(0.5), layers.BatchNormalization()"),
+            _IMPORTS + _LOADED.format(order="layers.BatchNormalization(), layers.Dropout(0.5)"),
+            options={"unsafe_fixes": True},
+        ),
     ]
 
     def check(self, ctx: ModuleContext) -> Iterator[Violation]:
@@ -105,7 +119,7 @@ class DropoutBeforeBN(Rule):
             for i, step in enumerate(chain.steps[:-1]):
                 bn = chain.steps[i + 1]
                 if step.kind is StepKind.DROPOUT and bn.kind is StepKind.BN and step.info.name not in _VARIANCE_PRESERVING_DROPOUT:
-                    yield self._violation(chain, i, step, bn)
+                    yield guard_pretrained(ctx, chain, self._violation(chain, i, step, bn), "reordering")
 
     def _violation(self, chain: Chain, i: int, dropout: Step, bn: Step) -> Violation:
         rate = _literal(_argument(dropout.constructor, "rate", 0)) if dropout.constructor is not None else None
@@ -150,7 +164,9 @@ class RedundantBias(Rule):
     ## Fix safety
     Unsafe: the model computes the same function, but the layer's weights change shape (the bias vector is
     gone), so checkpoints and `.weights.h5` files saved before the fix no longer load, and code that indexes
-    `layer.weights` breaks.
+    `layer.weights` breaks. When the module itself loads weights into the model (`load_weights`,
+    `set_weights`, `load_model`, a model-zoo builder given `weights`), the finding says so: "model loads
+    pretrained weights (line N); dropping the bias invalidates them".
     """
 
     code = "BNF103"
@@ -191,7 +207,7 @@ class RedundantBias(Rule):
                     continue
                 if ctx.settings.policy is PlacementPolicy.POST and i + 2 < len(steps) and steps[i + 2].info.movable_activation:
                     continue
-                yield self._violation(chain, layer)
+                yield guard_pretrained(ctx, chain, self._violation(chain, layer), "dropping the bias")
 
     def _violation(self, chain: Chain, layer: Step) -> Violation:
         assert layer.constructor is not None

@@ -84,7 +84,9 @@ def _run_summary(document: dict) -> str:
         ("elapsed", _seconds(document.get("elapsed_seconds"))),
     ]
     budget = document.get("budget")
-    if isinstance(budget, dict):
+    if document.get("budget_description"):
+        items.insert(2, ("budget", str(document["budget_description"])))
+    elif isinstance(budget, dict):
         applied = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in budget.items() if value not in (None, False))
         items.insert(2, ("budget", applied or "none: every fit ran as written"))
     else:
@@ -114,14 +116,11 @@ def _overview(scripts: Sequence[dict]) -> str:
 
 
 def _outcome_text(script: dict) -> str:
-    """The verify branch's `outcome` when the document has one; else the run statuses on each side."""
-    outcome = script.get("outcome")
-    if isinstance(outcome, dict):
-        outcome = outcome.get("text") or outcome.get("kind")
-    if outcome:
-        return str(outcome)
+    """The run statuses on each side (`2 ok → 1 ok, 1 timeout`), after the kind of result where the document has one."""
     sides = [_counts_text((script.get(side) or {}).get("outcomes") or {}) for side in ("before", "after")]
-    return " → ".join(sides) if any(side != "—" for side in sides) else "—"
+    runs = " → ".join(sides) if any(side != "—" for side in sides) else "not run"
+    outcome = script.get("outcome")
+    return f"{outcome}: {runs}" if isinstance(outcome, str) and outcome else runs
 
 
 def _counts_text(counts: dict) -> str:
@@ -156,13 +155,31 @@ def _script_section(index: int, script: dict) -> str:
         + (f' — decided by <code data-deciding="{escape(deciding)}">{escape(deciding)}</code>' if deciding else "")
         + "</p>",
         f"<p>Rules repaired: {escape(', '.join(dict.fromkeys(script.get('rules') or [])) or 'none')}</p>",
+        _learning(script),
         _metrics_table(script.get("metrics") or {}, deciding),
         _runs_table(before, after),
     ]
     if before or after:
-        parts += _figures(before, after)
+        parts += _figures(script, before, after)
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _learning(script: dict) -> str:
+    """Whether each version's model learned, and BNF203's update counts, where the verdict recorded them."""
+    notes = []
+    learned = script.get("learned")
+    if isinstance(learned, dict) and learned:
+        words = {True: "yes", False: "no", None: "cannot tell"}
+        notes.append("model learned: " + ", ".join(f"{side} {words.get(value, value)}" for side, value in learned.items()))
+    updates = script.get("updates")
+    if isinstance(updates, dict) and any(value is not None for value in updates.values()):
+        notes.append("BN updates: " + ", ".join(f"{key} {value}" for key, value in updates.items() if value is not None))
+    return f'<p class="learning">{escape("; ".join(notes))}</p>' if notes else ""
+
+
+def better_when(name: str) -> str:
+    return "higher" if name.endswith("accuracy") else "lower"
 
 
 def _metrics_table(metrics: dict, deciding: str | None) -> str:
@@ -177,12 +194,13 @@ def _metrics_table(metrics: dict, deciding: str | None) -> str:
         rows.append(
             f'<tr class="metric change-{escape(str(change))}" data-metric="{escape(name)}">'
             f"<td>{escape(METRIC_TITLES.get(name, name.replace('_', ' ')))}{escape(marker)}</td>"
+            f"<td>{better_when(name)}</td>"
             f"{_summary_cell('before', comparison.get('before'))}{_summary_cell('after', comparison.get('after'))}"
             f'<td data-change="{escape(str(change))}">{escape(str(change))}</td>'
             f"{_number_cell(comparison.get('difference'), 'difference')}"
             "</tr>"
         )
-    head = "<tr><th>metric (lower is better)</th><th>original</th><th>repaired</th><th>change</th><th>difference</th></tr>"
+    head = "<tr><th>metric</th><th>better when</th><th>original</th><th>repaired</th><th>change</th><th>difference</th></tr>"
     return f'<table class="metrics">{head}{"".join(rows)}</table>'
 
 
@@ -240,14 +258,20 @@ def _runs_table(before: Sequence[dict], after: Sequence[dict]) -> str:
 # ------------------------------------------------------------------------------------------------ figures
 
 
-def _figures(before: Sequence[dict], after: Sequence[dict]) -> list[str]:
+def _seed_values(script: dict, metric: str, side: str) -> list[float]:
+    """The per-run values behind a metric's summary in the JSON: the bars show exactly the table's numbers."""
+    summary = ((script.get("metrics") or {}).get(metric) or {}).get(side) or {}
+    return list(summary.get("values") or [])
+
+
+def _figures(script: dict, before: Sequence[dict], after: Sequence[dict]) -> list[str]:
     fits = max((len(run.get("fits") or []) for run in [*before, *after]), default=0)
     which = f" Each run recorded up to {fits} fits; the last one (the one the verdict reads) is shown." if fits > 1 else ""
     return [
         _figure(
             "loss",
             plots.loss_curves(before, after),
-            "Training and validation loss per epoch, one line per seed; red: original, blue: repaired." + which,
+            "Training and validation loss per epoch, one line per seed; red dashed: original, blue: repaired." + which,
             "no fit recorded a loss history",
         ),
         _figure(
@@ -260,14 +284,14 @@ def _figures(before: Sequence[dict], after: Sequence[dict]) -> list[str]:
         _figure(
             "bn-channels",
             plots.bn_channel_statistics(before, after),
-            f"Per channel (the first {plots.CHANNELS_SHOWN}), the moving statistic against the sample's, first seed of "
+            f"Per channel (the first {plots.CHANNELS_SHOWN}; the first six BN layers), the moving statistic against the sample's, first seed of "
             "each version: on the dashed diagonal when the moving statistics have converged.",
             "no per-channel BatchNormalization statistics recorded",
         ),
         _figure(
             "inference-gap",
             plots.per_seed_bars("inference gap", "rms(inference − training) / rms(training)",
-                                plots.inference_gaps(before), plots.inference_gaps(after)),
+                                _seed_values(script, "inference_gap", "before"), _seed_values(script, "inference_gap", "after")),
             "How far the model's inference-mode outputs are from its training-mode outputs on its training sample "
             "(0 = BatchNormalization behaves the same in both modes).",
             "no inference gap recorded (no BatchNormalization, or no sample to probe)",
@@ -275,7 +299,7 @@ def _figures(before: Sequence[dict], after: Sequence[dict]) -> list[str]:
         _figure(
             "input-shift",
             plots.per_seed_bars("input shift", "mean |standardised difference|",
-                                plots.input_shifts(before), plots.input_shifts(after)),
+                                _seed_values(script, "input_shift", "before"), _seed_values(script, "input_shift", "after")),
             "How far the inputs given to evaluate/predict are from the training inputs, feature by feature "
             "(0 = evaluation data scaled like the training data).",
             "no input shift recorded",
@@ -307,3 +331,25 @@ def _policy_comparisons(comparisons: Iterable[dict]) -> str:
 
 def _seconds(value: Any) -> str:
     return f"{value:g} s" if isinstance(value, (int, float)) else "—"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bnfix.verify.html_report DOCUMENT.json DIR`: the page for a `--json` document saved earlier."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bnfix.verify.html_report", description=main.__doc__)
+    parser.add_argument("document", type=Path, help="a document written by `bnfix verify --json`")
+    parser.add_argument("directory", type=Path, help="where index.html and verify.json go")
+    args = parser.parse_args(argv)
+    try:
+        document = json.loads(args.document.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        parser.exit(2, f"error: cannot read {args.document}: {error}\n")
+    if not isinstance(document, dict) or "scripts" not in document:
+        parser.exit(2, f"error: {args.document} is not a `bnfix verify --json` document\n")
+    print(write_report(document, args.directory))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -83,7 +83,9 @@ def loss_curves(before: Sequence[dict], after: Sequence[dict]) -> bytes | None:
             points = [value if _finite(value) else math.nan for value in values]
             label = side if side not in labelled else None
             labelled.add(side)
-            axis.plot(epochs, points, color=colour, alpha=0.85, marker="o", markersize=2.5, linewidth=1.2, label=label)
+            # The original dashed under the repaired solid line: where a repair leaves training alone they coincide.
+            style = "--" if side == "original" else "-"
+            axis.plot(epochs, points, style, color=colour, alpha=0.85, marker="o", markersize=2.5, linewidth=1.4, label=label)
             if points:
                 axis.annotate(f"seed {seed}", (len(points), points[-1]), fontsize=6, color=colour, alpha=0.8)
         axis.set_title(title)
@@ -126,7 +128,7 @@ def bn_layer_errors(before: Sequence[dict], after: Sequence[dict]) -> bytes | No
     plt = _pyplot()
     keys = [("mean_error", "moving mean, relative error"), ("variance_error", "moving variance, relative error"),
             ("normalisation_error", "normalisation error")]
-    figure, axes = plt.subplots(1, 3, figsize=(15, 0.9 + 0.45 * max(3, len(names))), squeeze=False)
+    figure, axes = plt.subplots(1, 3, figsize=(15, max(2.6, 0.9 + 0.45 * len(names))), squeeze=False)
     height = 0.38
     for axis, (key, title) in zip(axes[0], keys):
         for offset, (side, colour), side_errors in zip((-height / 2, height / 2), SIDES, errors):
@@ -168,9 +170,10 @@ def bn_channel_statistics(before: Sequence[dict], after: Sequence[dict]) -> byte
     if not names:
         return None
     plt = _pyplot()
-    figure, axes = plt.subplots(2, len(names), figsize=(3.6 * len(names), 6.4), squeeze=False)
-    for column, name in enumerate(names):
-        for row, (statistic, title) in enumerate((("mean", "mean"), ("variance", "variance"))):
+    shown = names[:6]  # beyond six layers the table and the error bars above carry the rest
+    figure, axes = plt.subplots(len(shown), 2, figsize=(8.4, 3.4 * len(shown)), squeeze=False, constrained_layout=True)
+    for row, name in enumerate(shown):
+        for column, (statistic, title) in enumerate((("mean", "mean"), ("variance", "variance"))):
             axis = axes[row][column]
             everything: list[float] = []
             for side, colour, layers in sides:
@@ -214,29 +217,3 @@ def per_seed_bars(title: str, unit: str, before: Sequence[float | None], after: 
     axis.set_ylabel(unit, fontsize=8)
     axis.grid(axis="y", alpha=0.3)
     return _png(figure)
-
-
-def inference_gaps(runs: Sequence[dict]) -> list[float | None]:
-    return [(last_probe(run) or {}).get("inference_gap") for run in runs]
-
-
-def input_shifts(runs: Sequence[dict]) -> list[float | None]:
-    """Per run, the input shift of its evaluation inputs against its training inputs, where the harness recorded one.
-
-    Read from the run itself (`input_shift`: a number, or a dict with `value`) and otherwise from the last
-    evaluation or prediction that carries one.
-    """
-    shifts = []
-    for run in runs:
-        value = _shift_value(run.get("input_shift"))
-        if value is None:
-            calls = [*(run.get("evaluations") or []), *(run.get("predictions") or [])]
-            value = next((found for found in (_shift_value(call.get("input_shift")) for call in reversed(calls)) if found is not None), None)
-        shifts.append(value)
-    return shifts
-
-
-def _shift_value(value: Any) -> float | None:
-    if isinstance(value, dict):
-        value = value.get("value", value.get("mean"))
-    return float(value) if _finite(value) else None
