@@ -178,6 +178,8 @@ async def test_initialize_announces_diagnostics_code_actions_and_notebooks(serve
     assert list(capabilities.code_action_provider.code_action_kinds) == ["quickfix", "source.fixAll.bnfix"]
     assert capabilities.notebook_document_sync.notebook_selector[0].cells[0].language == "python"
     assert capabilities.hover_provider
+    sync = capabilities.text_document_sync
+    assert (sync.open_close, sync.change, sync.save) == (True, types.TextDocumentSyncKind.Incremental, True)
 
 
 @over_stdio
