@@ -168,7 +168,10 @@ async def measure(text: str, repeat: int) -> dict:
             return await _wait_version(client, changed)
 
         params = await timings.time("didChange -> publishDiagnostics (debounce subtracted)", change_document, CHANGE_DELAY)
-        fixable = next(d for d in params.diagnostics if d.data and d.data.get("fix") == "safe")
+        fixable = next((d for d in params.diagnostics if d.data and d.data.get("fix") == "safe"), None)
+        if fixable is None:  # nothing to fix in this file: only the diagnostics are timed
+            client.text_document_did_close(types.DidCloseTextDocumentParams(document))
+            continue
 
         async def code_action(only: list[str]):
             context = types.CodeActionContext(diagnostics=[fixable] if only == ["quickfix"] else [], only=only)

@@ -33,6 +33,7 @@ from bnfix.server.scheduler import CHANGE_DELAY, Scheduler
 from bnfix.server.targets import Target, split_lines
 
 logger = logging.getLogger(__name__)
+FIX_ALL = "all"  # which fix an action applies: this, or the index of a finding
 
 NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
     notebook_selector=[
@@ -128,29 +129,65 @@ class BnfixLanguageServer(LanguageServer):
         analysis = None if key is None else await self.current_analysis(key)
         if analysis is None:
             return None
-        target, only = analysis.target, params.context.only
-        actions: list[types.CodeAction] = []
+        only = params.context.only
+        wanted: list[tuple[object, Finding | None]] = []
         if _wanted(only, types.CodeActionKind.QuickFix):
-            wanted_range = self.server_range(target, uri, params.range)
-            # The client names the diagnostics it wants fixes for (VS Code: those under the cursor); the range covers
-            # clients that send none.
-            named = {(d.code, d.range.start.line, d.range.start.character) for d in params.context.diagnostics if d.source == SOURCE}
-            for index, finding in enumerate(analysis.findings):
-                if finding.uri != uri or not finding.diagnostic.fixable:
-                    continue
-                start = self.client_range(target, finding).start
-                if (finding.diagnostic.code, start.line, start.character) in named or _overlaps(
-                    (finding.start, finding.end), wanted_range
-                ):
-                    texts = await self.fixed_texts(key, analysis, index, lambda f=finding: fix_finding(target, analysis.settings, f))
-                    if texts:
-                        diagnostic = self.finding_diagnostic(target, finding)
-                        actions.append(quick_fix(finding, diagnostic, self.workspace_edit(target, texts)))
+            wanted += self.findings_asked_for(analysis, uri, params)
         if _wanted(only, FIX_ALL_KIND) and any(_applies(finding, analysis) for finding in analysis.findings):
-            texts = await self.fixed_texts(key, analysis, "all", lambda: fix_all(target, analysis.settings))
-            if texts:
-                actions.append(fix_all_action(self.workspace_edit(target, texts), analysis.settings.unsafe_fixes))
+            wanted.append((FIX_ALL, None))
+        if self.client_resolves_edits():
+            # Computing a fix costs about as much as a check: leave it to codeAction/resolve, for the one picked.
+            version = documents.current_version(self.workspace, key)
+            return [self.action(analysis, which, finding, None, [key, list(version), which]) for which, finding in wanted]
+        actions = []
+        for which, finding in wanted:
+            edit = await self.fix_edit(key, analysis, which)
+            if edit is not None:
+                actions.append(self.action(analysis, which, finding, edit))
         return actions
+
+    async def resolve_code_action(self, action: types.CodeAction) -> types.CodeAction:
+        """Fill in the edit of an action listed without one; an action for an older version stays without edit."""
+        key, version, which = action.data
+        analysis = await self.current_analysis(key)
+        if analysis is not None and list(documents.current_version(self.workspace, key)) == version:
+            action.edit = await self.fix_edit(key, analysis, which)
+        return action
+
+    def action(self, analysis: Analysis, which: object, finding: Finding | None, edit, data=None) -> types.CodeAction:
+        if finding is None:
+            return fix_all_action(edit, analysis.settings.unsafe_fixes, data)
+        return quick_fix(finding, self.finding_diagnostic(analysis.target, finding), edit, data)
+
+    async def fix_edit(self, key: str, analysis: Analysis, which: object) -> types.WorkspaceEdit | None:
+        """The edit of "fix all" (`which` is FIX_ALL) or of one finding's fix (`which` is its index)."""
+        target, settings = analysis.target, analysis.settings
+        if which == FIX_ALL:
+            texts = await self.fixed_texts(key, analysis, which, lambda: fix_all(target, settings))
+        else:
+            finding = analysis.findings[which]
+            texts = await self.fixed_texts(key, analysis, which, lambda: fix_finding(target, settings, finding))
+        return self.workspace_edit(target, texts) if texts else None
+
+    def client_resolves_edits(self) -> bool:
+        text_document = self.client_capabilities.text_document
+        code_action = text_document.code_action if text_document else None
+        support = code_action.resolve_support if code_action else None
+        return support is not None and "edit" in support.properties
+
+    def findings_asked_for(self, analysis: Analysis, uri: str, params: types.CodeActionParams) -> list[tuple[object, Finding | None]]:
+        """The fixable findings the request is about: those the client names (VS Code sends the diagnostics under
+        the cursor) and those in the requested range (for clients that name none)."""
+        wanted_range = self.server_range(analysis.target, uri, params.range)
+        named = {(d.code, d.range.start.line, d.range.start.character) for d in params.context.diagnostics if d.source == SOURCE}
+        asked = []
+        for index, finding in enumerate(analysis.findings):
+            if finding.uri != uri or not finding.diagnostic.fixable:
+                continue
+            start = self.client_range(analysis.target, finding).start
+            if (finding.diagnostic.code, start.line, start.character) in named or _overlaps((finding.start, finding.end), wanted_range):
+                asked.append((index, finding))
+        return asked
 
     async def fixed_texts(self, key: str, analysis: Analysis, which: object, fix: Callable[[], dict[str, str]]) -> dict[str, str]:
         """A fix's new texts, computed once per analysed version (editors ask for code actions at every cursor move)."""
@@ -306,10 +343,14 @@ def create_server() -> BnfixLanguageServer:
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND]),
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND], resolve_provider=True),
     )
     async def code_action(ls: BnfixLanguageServer, params: types.CodeActionParams):
         return await ls.code_actions(params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: BnfixLanguageServer, action: types.CodeAction):
+        return await ls.resolve_code_action(action)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: BnfixLanguageServer, params: types.HoverParams):
