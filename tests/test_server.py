@@ -47,7 +47,7 @@ MODEL = textwrap.dedent(
     """
 )
 # BNF201 (safe) on line 6, BNF103 (unsafe) on line 7, BNF202 (unsafe) on line 8.
-SAFE_ONLY = MODEL.replace("layers.Dense(10),\n", "").replace("momentum=0.1", "momentum=0.9")
+SAFE_ONLY = MODEL.replace("    layers.Dense(10),\n    layers.BatchNormalization(momentum=0.1),\n", "")
 
 
 def _make_client() -> LanguageClient:
@@ -434,13 +434,14 @@ async def test_bad_initialization_options_do_not_stop_the_server(tmp_path: Path)
 
 
 async def test_nearest_pyproject_applies_and_client_settings_override_it(server: LanguageClient, tmp_path: Path) -> None:
+    # ruff's layering, as on the command line: a later `select` starts over, dropping the file's ignores.
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)
     (project / "pyproject.toml").write_text('[tool.bnfix]\nignore = ["BNF103", "BNF202"]\n', encoding="utf-8")
     uri = _open(server, project / "src" / "model.py", MODEL)
     assert [d.code for d in await _diagnostics(server, uri, 1)] == ["BNF201"]
     before = len(server.published)
-    server.workspace_did_change_configuration(types.DidChangeConfigurationParams({"bnfix": {"ignore": ["BNF201"]}}))
+    server.workspace_did_change_configuration(types.DidChangeConfigurationParams({"bnfix": {"select": ["BNF1", "BNF2"], "ignore": ["BNF201"]}}))
     try:
         assert [d.code for d in await _next_publish(server, uri, before)] == ["BNF103", "BNF202"]
     finally:
