@@ -40,6 +40,8 @@ _CONCATENATIONS = frozenset({"numpy.concatenate", "numpy.vstack", "numpy.row_sta
 _DATA_LIBRARIES = frozenset(
     {"numpy", "pandas", "tensorflow", "keras", "tf_keras", "sklearn", "scipy", "torch", "torchvision"}
 )
+# Readers make new data from a file name: `pd.read_csv(path + "test.csv")` does not hold the data of `path`.
+_READERS = frozenset({"numpy.load", "numpy.loadtxt", "numpy.genfromtxt", "numpy.fromfile"})
 # Builtins and modules that may be handed a scaler without fitting it.
 # Per-sample fits in comprehensions, fits in conditional expressions: how often they ran is unknowable.
 _CONDITIONAL_EXPRESSIONS = (
@@ -299,6 +301,8 @@ class _Walker:
         if joined and _keyword(call, "axis") in (None, "0"):
             return Concat(args[0].values)
         library = qualified is not None and qualified.split(".")[0] in _DATA_LIBRARIES
+        if qualified in _READERS or (qualified or "").startswith("pandas.read_"):
+            return FRESH
         called = (qualified or "").split(".")[0] or (func.value if isinstance(func, cst.Name) else "")
         if not library and called not in _HARMLESS:
             self._escape(args)  # a user helper may fit whatever scaler it is given
