@@ -9,8 +9,8 @@ Each script is read from its repository at the manifest's commit (`git show`), f
 `--out`. It is staged alone, with the `files` the manifest names and any `generate`d data file, under `--out`
 (default: a new temporary directory), never in this checkout. Then `bnfix verify SCRIPT --json ...` runs on it,
 with the budget options this checkout's `verify` understands (`--epochs`, `--max-samples`; others are left out and
-the table says which were applied). Prints the Markdown table of bench/README.md, and writes every verify document
-and a summary (results.json) to `--out`.
+the table says which were applied) and `--report`. Prints the Markdown table of bench/README.md, and writes every
+verify document, every HTML report and a summary (results.json) to `--out`.
 """
 
 from __future__ import annotations
@@ -130,12 +130,26 @@ def budget_options(requested: dict[str, int | None]) -> tuple[list[str], list[st
     return accepted, missing
 
 
+def findings(script: Path, unsafe_fixes: bool) -> list[str]:
+    """Rule codes `bnfix check` reports on the script ("BNF404*": found, no automatic fix)."""
+    options = ["--unsafe-fixes"] if unsafe_fixes else []
+    done = subprocess.run([sys.executable, "-m", "bnfix", "check", "--format", "json", "--no-progress", *options, str(script)],
+                          capture_output=True, text=True)
+    try:
+        reported = json.loads(done.stdout or "[]")
+    except ValueError:
+        return [f"check failed (exit {done.returncode})"]
+    return list(dict.fromkeys(item["code"] + ("" if item.get("fix") else "*") for item in reported if not item.get("error")))
+
+
 def document_path(out: Path, number: int, script: Path) -> Path:
     return out / "documents" / f"{number:02d}-{script.parent.name}-{script.stem}.json"
 
 
 def verify(script: Path, document_path: Path, seeds: int, timeout: float, options: list[str]) -> dict:
+    """`bnfix verify` on one staged script: its JSON document and, beside the documents, its HTML report."""
     out = document_path.parent.parent
+    options = [*options, "--report", str(out / "reports" / document_path.stem)]
     document_path.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "bnfix", "verify", str(script), "--seeds", str(seeds), "--timeout", str(timeout),
                "--quiet", "--json", str(document_path), *options]
@@ -157,7 +171,9 @@ def row_cells(entry: Entry, result: dict) -> list[str]:
         return [source, entry.kind, "—", f"verify failed (exit {result['exit_code']})", "—", "—", "—", f"{result['seconds']:.0f} s"]
     scripts = document.get("scripts") or []
     script = scripts[0] if scripts else {}
-    rules = ", ".join(dict.fromkeys(script.get("rules") or [])) or "—"
+    repaired = ", ".join(dict.fromkeys(script.get("rules") or [])) or "none"
+    found = result.get("found")
+    rules = f"found {', '.join(found) or 'none'}; repaired {repaired}" if found is not None else repaired
     outcome = outcome_from_runs(script)
     if isinstance(script.get("outcome"), str):  # the kind of result: verified, regression, unverified, ...
         outcome = f"{script['outcome']}: {outcome}"
@@ -240,7 +256,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--max-samples", type=int, default=512)
-    parser.add_argument("--only", help="run the entries whose repo or path contains this text")
+    parser.add_argument("--only", action="append", help="run the entries whose repo or path contains this text (repeatable); "
+                        "their results replace the same entries' in an earlier run's --out")
     parser.add_argument("--unsafe-fixes", action="store_true", help="verify the unsafe repairs too (verify is what judges them)")
     parser.add_argument("--table-from", type=Path, help="print the table of an earlier run's --out directory, run nothing")
     parser.add_argument("--stage-only", action="store_true", help="stage the scripts, print their paths, run nothing")
@@ -250,28 +267,36 @@ def main() -> None:
         return
     out = (args.out or Path(tempfile.mkdtemp(prefix="bnfix-real-verify-"))).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    entries = [entry for entry in load_manifest(args.manifest) if not args.only or args.only in entry.repo + entry.path]
+    manifest = load_manifest(args.manifest)
+    numbers = {(entry.repo, entry.path): number for number, entry in enumerate(manifest, 1)}
+    entries = [entry for entry in manifest if not args.only or any(text in entry.repo + entry.path for text in args.only)]
     budget, unsupported = budget_options({"--epochs": args.epochs, "--max-samples": args.max_samples})
     print(f"staging and results in {out}; budget {' '.join(budget) or 'none'}"
           + (f" (not supported by this verify: {', '.join(unsupported)})" if unsupported else ""), file=sys.stderr)
-    results, rows = [], []
-    for number, entry in enumerate(entries, 1):
+    results = []
+    for entry in entries:
+        number = numbers[(entry.repo, entry.path)]
         script = stage(entry, args.mirrors, out)
         if args.stage_only:
             print(script)
             continue
         document = document_path(out, number, script)
         result = verify(script, document, args.seeds, args.timeout, budget + (["--unsafe-fixes"] if args.unsafe_fixes else []))
-        cells = row_cells(entry, result)
-        print(" | ".join(cells), file=sys.stderr)
-        rows.append(cells)
-        results.append({"repo": entry.repo, "commit": entry.commit, "path": entry.path, "kind": entry.kind,
-                        "budget": budget, "unsupported_budget": unsupported, "unsafe_fixes": args.unsafe_fixes, **{k: v for k, v in result.items() if k != "document"},
+        result["found"] = findings(script, args.unsafe_fixes)
+        print(" | ".join(row_cells(entry, result)), file=sys.stderr)
+        recorded = {key: value for key, value in result.items() if key != "document"}
+        results.append({"repo": entry.repo, "commit": entry.commit, "path": entry.path, "kind": entry.kind, "budget": budget,
+                        "unsupported_budget": unsupported, "unsafe_fixes": args.unsafe_fixes, **recorded,
                         "document": str(document)})
     if args.stage_only:
         return
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(rows))
+    summary = out / "results.json"
+    earlier = json.loads(summary.read_text()) if summary.exists() else []
+    replaced = {(result["repo"], result["path"]) for result in results}
+    merged = [result for result in earlier if (result["repo"], result["path"]) not in replaced] + results
+    merged.sort(key=lambda result: numbers.get((result["repo"], result["path"]), len(numbers)))
+    summary.write_text(json.dumps(merged, indent=2) + "\n")
+    print(table_from(out, manifest))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import typer
 
 from bnfix import __version__
 from bnfix.cli_options import RunOptions, run_options
-from bnfix.cli_run import EXIT_CLEAN, EXIT_ERROR, run
+from bnfix.cli_run import EXIT_CLEAN, EXIT_ERROR, recheck_original, run
 from bnfix.settings import Settings
 
 app = typer.Typer(
@@ -84,7 +84,7 @@ def _hold_back_worse_repairs(results, settings: Settings, **options):
             typer.echo(f"{result.path}: {reason}", err=True)
         if not write:
             typer.echo(f"held back {result.path}: {reason}", err=True)
-            result = dataclasses.replace(result, source=result.original, diagnostics=result.diagnostics + result.fixed, fixed=[])
+            result = recheck_original(result, settings)
         kept.append(result)
     return kept
 
@@ -113,7 +113,7 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. BNF101.")) -
 
 @app.command()
 def server() -> None:
-    """Run the language server over stdio (diagnostics and fixes in any LSP editor; needs bnfix[server])."""
+    """Run the language server over stdio: diagnostics and fixes in any LSP editor (needs the server extra)."""
     try:
         from bnfix.server.server import serve
     except ModuleNotFoundError as error:

@@ -73,6 +73,8 @@ def _flag(parse: Callable, value: Optional[str], flag: str):
 def check_usage(options: RunOptions, fix: bool) -> None:
     if options.reads_stdin and options.watch:
         raise UsageError("--watch cannot read stdin ('-'): it watches files")
+    if options.statistics and options.output_format in (OutputFormat.sarif, OutputFormat.github):
+        raise UsageError(f"--statistics prints text, concise or json, not {options.output_format.value} (as in ruff)")
     if options.reads_stdin and fix and not options.diff and options.statistics:
         raise UsageError("--statistics cannot be combined with repairing stdin: stdout is the repaired source")
 
@@ -159,8 +161,7 @@ def _process(paths: list[Path], settings: Settings, fix: bool, options: RunOptio
 def _write_back(results: list, settings: Settings, options: RunOptions) -> tuple[list, bool]:
     """Write the repaired files; one that cannot be written is reported (stderr) with the findings of the file as
     it still is on disk, so their positions stay true."""
-    from bnfix.process import process_text, write_result
-    from bnfix.sources.files import SourceText
+    from bnfix.process import write_result
 
     failed = False
     written = []
@@ -170,10 +171,18 @@ def _write_back(results: list, settings: Settings, options: RunOptions) -> tuple
         except OSError as problem:
             failed = True
             error(f"{result.path}: cannot write: {problem.strerror or problem}")
-            text = result.text or SourceText(result.original, "utf-8", False)
-            result = process_text(result.path, dataclasses.replace(text, text=result.original), settings, False, False, *_max_size(options))
+            result = recheck_original(result, settings, *_max_size(options))
         written.append(result)
     return written, failed
+
+
+def recheck_original(result, settings: Settings, *max_code_mb: float):
+    """The findings of a file as it still is on disk, for a repair that was not written (positions stay true)."""
+    from bnfix.process import process_text
+    from bnfix.sources.files import SourceText
+
+    text = result.text or SourceText(result.original, "utf-8", False)
+    return process_text(result.path, dataclasses.replace(text, text=result.original), settings, False, False, *max_code_mb)
 
 
 class _Report:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,12 @@ def test_check_fix_is_apply(tmp_path):
     assert fixed_by_check.stdout == fixed_by_apply.stdout == "Fixed 1 finding (0 remaining).\n"
 
 
+def test_check_fix_on_stdin_is_apply_on_stdin():
+    by_check = invoke("check", "--fix", "-", "--stdin-filename", "model.py", input=BROKEN_PLACEMENT)
+    by_apply = invoke("apply", "-", "--stdin-filename", "model.py", input=BROKEN_PLACEMENT)
+    assert (by_check.exit_code, by_check.stdout, by_check.stderr) == (by_apply.exit_code, by_apply.stdout, by_apply.stderr) == (0, FIXED_PLACEMENT, "")
+
+
 def test_check_fix_with_unsafe_fixes(mixed):
     result = invoke("check", "--fix", "--unsafe-fixes", "--format", "concise", str(mixed))
     assert mixed.read_text() == MIXED_ALL_FIXED
@@ -129,6 +136,13 @@ def test_statistics_as_json(mixed):
     assert [row["code"] for row in rows] == ["BNF101", "BNF103", "BNF202", "BNF204"]
 
 
+def test_statistics_refuses_the_formats_that_cannot_hold_it(mixed):
+    for output_format in ("sarif", "github"):
+        result = invoke("check", "--statistics", "--format", output_format, str(mixed))
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr == f"error: --statistics prints text, concise or json, not {output_format} (as in ruff)\n"
+
+
 def test_output_file_takes_the_report_and_errors_stay_on_stderr(mixed, tmp_path):
     report = tmp_path / "report.json"
     result = invoke("check", "--format", "json", "-o", str(report), str(mixed), str(tmp_path / "missing.py"))
@@ -157,11 +171,11 @@ def test_show_fixes_without_a_repair_shows_the_diff_it_would_make(mixed):
     report, diff = result.stdout.split("\nThe repairs `bnfix apply` would make:\n")
     assert "Found 4 findings." in report
     changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
-    assert changed == [
+    assert changed == [  # paired as git pairs them; under post the bias follows BN (issue 10)
         "-    layers.Dense(64, use_bias=False),",
-        "+    layers.Dense(64),",  # under post the bias follows BN (issue 10)
-        '+    layers.Activation("relu"),',
-        '-    layers.Activation("relu"),',
+        "-    layers.BatchNormalization(),",
+        "+    layers.Dense(64),",
+        "+    layers.BatchNormalization(),",
     ]
     assert mixed.read_text() == MIXED
 
@@ -193,15 +207,23 @@ def _bnfix(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bnfix", *args], capture_output=True, text=True, env=environment, timeout=60)
 
 
+def _from_bash(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run bnfix from an interactive-like bash, as a user types it: typer detects the shell from its parent process."""
+    command = " ".join([shlex.quote(sys.executable), "-m", "bnfix", *args]) + "; exit $?"  # `; exit`: bash must not exec
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=environment, timeout=60)
+
+
 def test_show_completion_prints_a_script_for_the_shell():
-    completed = _bnfix("--show-completion", "bash")
-    assert completed.returncode == 0
+    completed = _from_bash("--show-completion")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "_BNFIX_COMPLETE=complete_bash" in completed.stdout and "complete -o default -F _bnfix_completion bnfix" in completed.stdout
 
 
 def test_install_completion_writes_the_script_into_the_shells_startup_file(tmp_path):
-    completed = _bnfix("--install-completion", "bash", env={"HOME": str(tmp_path)})
-    assert completed.returncode == 0, completed.stderr
+    completed = _from_bash("--install-completion", env={"HOME": str(tmp_path)})
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "bash completion installed" in completed.stdout
     assert "source" in (tmp_path / ".bashrc").read_text()
     assert "_BNFIX_COMPLETE=complete_bash" in (tmp_path / ".bash_completions" / "bnfix.sh").read_text()
 
@@ -215,3 +237,31 @@ def test_completion_answers_commands_options_and_rule_codes():
     assert complete("ch") == ["check"]
     assert "--statistics" in complete("check --stat")
     assert complete("check --select BNF20") == ["BNF201", "BNF202", "BNF203", "BNF204"]
+
+
+def test_the_readme_command_reference_lists_every_flag_of_check_and_apply():
+    import re
+
+    import typer.main
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    reference = re.search(r"^### Command reference.*?(?=^## )", readme, re.S | re.M).group(0)
+    documented = set(re.findall(r"`(-{1,2}[a-z][a-z-]*)", reference)) | set(re.findall(r" / `(--[a-z-]+)`", reference))
+    group = typer.main.get_command(app)
+    for name in ("check", "apply"):
+        command = group.commands[name]
+        flags = {flag for parameter in command.params for flag in (*parameter.opts, *parameter.secondary_opts) if flag.startswith("-")}
+        flags -= {"--help"}
+        assert flags - documented == set(), name
+
+
+def test_a_file_that_cannot_be_written_is_reported_where_its_findings_still_are(mixed):
+    mixed.chmod(0o444)
+    try:
+        result = invoke("apply", "--format", "concise", str(mixed))
+    finally:
+        mixed.chmod(0o644)
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {mixed}: cannot write: file is read-only\n"
+    assert mixed.read_text() == MIXED
+    assert result.stdout.splitlines()[0].startswith(f"{mixed}:6:5: BNF101 ")  # the line in the file as it is on disk

@@ -86,3 +86,23 @@ def test_watch_reruns_when_a_file_changes_and_stops_on_ctrl_c(watching):
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
     assert not [line for line in stderr.lines if "Traceback" in line or "KeyboardInterrupt" in line]
+
+
+def test_watch_needs_files_not_stdin():
+    from typer.testing import CliRunner
+
+    from bnfix.cli import app
+
+    result = CliRunner().invoke(app, ["check", "--watch", "-"], input="x = 1\n")
+    assert result.exit_code == 2 and "error: --watch cannot read stdin ('-'): it watches files" in result.stderr
+
+
+def test_watch_without_watchfiles_says_which_extra_to_install(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from bnfix.cli import app
+
+    monkeypatch.setitem(sys.modules, "watchfiles", None)  # what an environment without the package gives
+    result = CliRunner().invoke(app, ["check", "--watch", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr == "error: --watch needs the watchfiles package: pip install 'bnfix[watch]'\n"

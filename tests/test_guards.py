@@ -219,3 +219,29 @@ def test_a_subclassed_model_whose_instance_loads_weights():
         """
     (found,) = diagnostics(source, "BNF101")
     assert found.fix_safety is FixSafety.UNSAFE and "(line 18)" in found.message
+
+
+def test_a_builder_whose_tensors_are_bound_in_branches_is_still_covered_whole():
+    # Model-zoo builders pick their input and head in branches, where the functional trace loses the trail.
+    source = """\
+        from keras.layers import Activation, BatchNormalization, Conv2D, Dense, Flatten, Input
+        from keras.models import Model
+
+        def ResNet50(include_top=True, weights="imagenet", input_tensor=None):
+            if input_tensor is None:
+                img_input = Input(shape=(224, 224, 3))
+            else:
+                img_input = input_tensor
+            x = Conv2D(64, (7, 7))(img_input)
+            x = BatchNormalization(axis=3)(x)
+            x = Activation("relu")(x)
+            if include_top:
+                x = Flatten()(x)
+                x = Dense(1000, activation="softmax")(x)
+            model = Model(img_input, x, name="resnet50")
+            if weights == "imagenet":
+                model.load_weights("resnet50_weights_tf_dim_ordering_tf_kernels.h5")
+            return model
+        """
+    (found,) = diagnostics(source, "BNF101")
+    assert found.fix_safety is FixSafety.UNSAFE and "(line 17)" in found.message

@@ -22,7 +22,7 @@ import pytest_asyncio  # noqa: E402  (installed with pytest-lsp)
 
 from lsprotocol import types  # noqa: E402
 from pygls.protocol import default_converter  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
+from pytest_lsp import LanguageClient  # noqa: E402
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ SERVER_COMMAND = [sys.executable, "-m", "bnfix", "server"]
 
 # One server for the module (each start imports pygls and bnfix: seconds on a busy machine); tests use their own
 # files, and those that change settings put them back. Tests of start-up options start their own server.
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+over_stdio = pytest.mark.asyncio(loop_scope="module")
 
 MODEL = textwrap.dedent(
     """\
@@ -47,7 +47,7 @@ MODEL = textwrap.dedent(
     """
 )
 # BNF201 (safe) on line 6, BNF103 (unsafe) on line 7, BNF202 (unsafe) on line 8.
-SAFE_ONLY = MODEL.replace("    layers.Dense(10),\n    layers.BatchNormalization(momentum=0.1),\n", "")
+SAFE_ONLY = MODEL.replace("layers.Dense(10)", "layers.Dense(10, use_bias=False)").replace("momentum=0.1", "momentum=0.9")
 
 
 def _make_client() -> LanguageClient:
@@ -79,11 +79,11 @@ CAPABILITIES = types.ClientCapabilities(
 )
 
 
-async def _start(root: Path, options: dict | None = None) -> LanguageClient:
+async def _start(root: Path, options: dict | None = None, capabilities: types.ClientCapabilities = CAPABILITIES) -> LanguageClient:
     client = _make_client()
     await client.start_io(*SERVER_COMMAND, env=SERVER_ENV, cwd=str(root))
     client.initialize_result = await client.initialize_session(
-        types.InitializeParams(capabilities=CAPABILITIES, root_uri=root.as_uri(), initialization_options=options)
+        types.InitializeParams(capabilities=capabilities, root_uri=root.as_uri(), initialization_options=options)
     )
     return client
 
@@ -170,6 +170,7 @@ async def _code_actions(
 # -- session --------------------------------------------------------------------------------------------------
 
 
+@over_stdio
 async def test_initialize_announces_diagnostics_code_actions_and_notebooks(server: LanguageClient) -> None:
     result = server.initialize_result
     assert result.server_info.name == "bnfix"
@@ -177,8 +178,11 @@ async def test_initialize_announces_diagnostics_code_actions_and_notebooks(serve
     assert list(capabilities.code_action_provider.code_action_kinds) == ["quickfix", "source.fixAll.bnfix"]
     assert capabilities.notebook_document_sync.notebook_selector[0].cells[0].language == "python"
     assert capabilities.hover_provider
+    sync = capabilities.text_document_sync
+    assert (sync.open_close, sync.change, sync.save) == (True, types.TextDocumentSyncKind.Incremental, True)
 
 
+@over_stdio
 async def test_shutdown_and_exit_end_the_process_cleanly(tmp_path: Path) -> None:
     client = await _start(tmp_path)
     await client.shutdown_session()
@@ -189,6 +193,7 @@ async def test_shutdown_and_exit_end_the_process_cleanly(tmp_path: Path) -> None
 # -- diagnostics ----------------------------------------------------------------------------------------------
 
 
+@over_stdio
 async def test_did_open_publishes_a_diagnostic_per_finding(server: LanguageClient, tmp_path: Path) -> None:
     uri = _open(server, tmp_path / "model.py", MODEL)
     diagnostics = await _diagnostics(server, uri, 1)
@@ -205,6 +210,7 @@ async def test_did_open_publishes_a_diagnostic_per_finding(server: LanguageClien
     assert first.code_description.href == "https://github.com/your-org/bnfix#what-it-fixes"
 
 
+@over_stdio
 async def test_report_only_findings_are_information(server: LanguageClient, tmp_path: Path) -> None:
     text = textwrap.dedent(
         """\
@@ -219,6 +225,7 @@ async def test_report_only_findings_are_information(server: LanguageClient, tmp_
     assert [(d.code, d.severity) for d in diagnostics] == [("BNF204", types.DiagnosticSeverity.Information)]
 
 
+@over_stdio
 async def test_columns_are_utf16_code_units(server: LanguageClient, tmp_path: Path) -> None:
     text = 'from tensorflow.keras import layers\nbn = (layers.Dense(1), "\U0001f600", layers.BatchNormalization(eps=1e-3))\n'
     uri = _open(server, tmp_path / "emoji.py", text)
@@ -228,6 +235,7 @@ async def test_columns_are_utf16_code_units(server: LanguageClient, tmp_path: Pa
     assert len(prefix) + 1 == diagnostic.range.start.character  # the emoji is two UTF-16 units, one code point
 
 
+@over_stdio
 async def test_did_change_publishes_updated_diagnostics(server: LanguageClient, tmp_path: Path) -> None:
     uri = _open(server, tmp_path / "model.py", MODEL)
     assert len(await _diagnostics(server, uri, 1)) == 3
@@ -240,6 +248,7 @@ async def test_did_change_publishes_updated_diagnostics(server: LanguageClient, 
     assert [d.code for d in await _diagnostics(server, uri, 2)] == ["BNF201", "BNF103"]
 
 
+@over_stdio
 async def test_fast_typing_is_debounced_and_only_the_last_version_is_published(server: LanguageClient, tmp_path: Path) -> None:
     uri = _open(server, tmp_path / "model.py", MODEL)
     await _diagnostics(server, uri, 1)
@@ -257,6 +266,7 @@ async def test_fast_typing_is_debounced_and_only_the_last_version_is_published(s
     assert len(versions) < 6, versions  # not one analysis per keystroke
 
 
+@over_stdio
 async def test_save_rechecks(server: LanguageClient, tmp_path: Path) -> None:
     uri = _open(server, tmp_path / "model.py", MODEL)
     await _diagnostics(server, uri, 1)
@@ -265,6 +275,7 @@ async def test_save_rechecks(server: LanguageClient, tmp_path: Path) -> None:
     assert [d.code for d in await _next_publish(server, uri, before)] == ["BNF201", "BNF103", "BNF202"]
 
 
+@over_stdio
 async def test_a_file_that_does_not_parse_gives_exactly_one_error(server: LanguageClient, tmp_path: Path) -> None:
     text = MODEL + "def broken(:\n    pass\n"
     uri = _open(server, tmp_path / "broken.py", text)
@@ -280,6 +291,7 @@ async def test_a_file_that_does_not_parse_gives_exactly_one_error(server: Langua
     assert [d.code for d in await _diagnostics(server, uri, 2)] == ["BNF201", "BNF103", "BNF202"]
 
 
+@over_stdio
 async def test_documents_that_are_not_python_are_skipped(server: LanguageClient, tmp_path: Path) -> None:
     notebook_json = json.dumps({"cells": [{"cell_type": "code", "source": MODEL, "metadata": {}, "outputs": []}]})
     _open(server, tmp_path / "nb.ipynb", notebook_json, language="json")  # a client without notebook support
@@ -290,6 +302,7 @@ async def test_documents_that_are_not_python_are_skipped(server: LanguageClient,
     assert [params.uri for params in server.published if params.uri in skipped] == []
 
 
+@over_stdio
 async def test_close_clears_the_diagnostics(server: LanguageClient, tmp_path: Path) -> None:
     uri = _open(server, tmp_path / "model.py", MODEL)
     await _diagnostics(server, uri, 1)
@@ -300,6 +313,7 @@ async def test_close_clears_the_diagnostics(server: LanguageClient, tmp_path: Pa
 # -- code actions ---------------------------------------------------------------------------------------------
 
 
+@over_stdio
 async def test_safe_quick_fix_equals_bnfix_apply(server: LanguageClient, tmp_path: Path) -> None:
     uri = _open(server, tmp_path / "model.py", SAFE_ONLY)
     (diagnostic,) = await _diagnostics(server, uri, 1)
@@ -313,6 +327,7 @@ async def test_safe_quick_fix_equals_bnfix_apply(server: LanguageClient, tmp_pat
     assert fixed == SAFE_ONLY.replace("eps=1e-3", "epsilon=1e-3")
 
 
+@over_stdio
 async def test_unsafe_quick_fixes_are_labelled_and_not_preferred(server: LanguageClient, tmp_path: Path) -> None:
     uri = _open(server, tmp_path / "model.py", MODEL)
     await _diagnostics(server, uri, 1)
@@ -321,6 +336,7 @@ async def test_unsafe_quick_fixes_are_labelled_and_not_preferred(server: Languag
     assert _apply_edits(MODEL, actions[0].edit.changes[uri]) == MODEL.replace("momentum=0.1", "momentum=0.9")
 
 
+@over_stdio
 async def test_fix_all_is_a_source_action_that_equals_bnfix_apply(server: LanguageClient, tmp_path: Path) -> None:
     uri = _open(server, tmp_path / "model.py", MODEL)
     await _diagnostics(server, uri, 1)
@@ -331,6 +347,7 @@ async def test_fix_all_is_a_source_action_that_equals_bnfix_apply(server: Langua
     assert fixed == MODEL.replace("eps=1e-3", "epsilon=1e-3")  # safe fixes only, as `bnfix apply`
 
 
+@over_stdio
 async def test_fix_all_with_unsafe_fixes_setting_equals_apply_unsafe_fixes(tmp_path: Path) -> None:
     client = await _start(tmp_path, options={"unsafeFixes": True})
     try:
@@ -346,12 +363,47 @@ async def test_fix_all_with_unsafe_fixes_setting_equals_apply_unsafe_fixes(tmp_p
         await client.stop()
 
 
+@over_stdio
+async def test_clients_that_resolve_get_the_edit_only_for_the_action_they_pick(tmp_path: Path) -> None:
+    literal = CAPABILITIES.text_document.code_action.code_action_literal_support
+    resolving = types.ClientCapabilities(
+        text_document=types.TextDocumentClientCapabilities(
+            code_action=types.CodeActionClientCapabilities(
+                code_action_literal_support=literal, resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"])
+            )
+        )
+    )
+    client = await _start(tmp_path, capabilities=resolving)
+    try:
+        assert client.initialize_result.capabilities.code_action_provider.resolve_provider is True
+        uri = _open(client, tmp_path / "model.py", MODEL)
+        await _diagnostics(client, uri, 1)
+        listed = await _code_actions(client, uri, 5)
+        assert [(a.title, a.edit) for a in listed] == [
+            ("BNF201: Rename `eps=1e-3` to `epsilon=1e-3`", None),
+            ("bnfix: fix all", None),
+        ]
+        resolved = await client.code_action_resolve_async(listed[1])
+        assert _apply_edits(MODEL, resolved.edit.changes[uri]) == _bnfix_apply(tmp_path / "copied_model.py", MODEL)
+        # Listed for version 1, picked after an edit: no edit rather than a stale one.
+        params = types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=2), [types.TextDocumentContentChangeWholeDocument(SAFE_ONLY)]
+        )
+        client.text_document_did_change(params)
+        assert (await client.code_action_resolve_async(listed[0])).edit is None
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+@over_stdio
 async def test_no_actions_where_nothing_is_fixable(server: LanguageClient, tmp_path: Path) -> None:
     uri = _open(server, tmp_path / "model.py", SAFE_ONLY.replace("eps=", "epsilon="))
     assert await _diagnostics(server, uri, 1) == []
     assert await _code_actions(server, uri, 5) == []
 
 
+@over_stdio
 async def test_hover_shows_the_rule_documentation(server: LanguageClient, tmp_path: Path) -> None:
     uri = _open(server, tmp_path / "model.py", MODEL)
     await _diagnostics(server, uri, 1)
@@ -363,6 +415,7 @@ async def test_hover_shows_the_rule_documentation(server: LanguageClient, tmp_pa
 # -- settings -------------------------------------------------------------------------------------------------
 
 
+@over_stdio
 async def test_initialization_options_select_rules(tmp_path: Path) -> None:
     client = await _start(tmp_path, options={"select": ["BNF2"]})
     try:
@@ -373,6 +426,7 @@ async def test_initialization_options_select_rules(tmp_path: Path) -> None:
         await client.stop()
 
 
+@over_stdio
 async def test_configuration_change_changes_the_diagnostics(server: LanguageClient, tmp_path: Path) -> None:
     uri = _open(server, tmp_path / "model.py", MODEL)
     await _diagnostics(server, uri, 1)
@@ -384,6 +438,7 @@ async def test_configuration_change_changes_the_diagnostics(server: LanguageClie
         _reset_settings(server)
 
 
+@over_stdio
 async def test_configuration_is_pulled_when_the_notification_carries_none(server: LanguageClient, tmp_path: Path) -> None:
     server.set_configuration({"policy": "keep", "select": ["BNF202"]}, section="bnfix")
     uri = _open(server, tmp_path / "model.py", MODEL)
@@ -400,11 +455,12 @@ async def test_configuration_is_pulled_when_the_notification_carries_none(server
     ("settings", "error"),
     [
         ({"policy": "sideways"}, "policy must be one of post, pre, keep, not 'sideways'"),
-        ({"select": ["BNF999"]}, "unknown rule code(s) BNF999"),
+        ({"select": ["BNF999"]}, "bnfix setting select: unknown rule code or prefix 'BNF999'; valid codes: BNF101,"),
         ({"unsafeFixes": "no"}, "unsafeFixes must be true or false, not 'no'"),
         ({"colour": "red"}, "unknown bnfix setting(s): colour"),
     ],
 )
+@over_stdio
 async def test_bad_settings_are_shown_and_the_old_ones_kept(server: LanguageClient, tmp_path: Path, settings, error) -> None:
     uri = _open(server, tmp_path / "model.py", MODEL)
     await _diagnostics(server, uri, 1)
@@ -421,6 +477,7 @@ async def test_bad_settings_are_shown_and_the_old_ones_kept(server: LanguageClie
     assert [d.code for d in server.diagnostics[uri]] == ["BNF201", "BNF103", "BNF202"]
 
 
+@over_stdio
 async def test_bad_initialization_options_do_not_stop_the_server(tmp_path: Path) -> None:
     client = await _start(tmp_path, options={"policy": 3})
     try:
@@ -433,21 +490,23 @@ async def test_bad_initialization_options_do_not_stop_the_server(tmp_path: Path)
         await client.stop()
 
 
+@over_stdio
 async def test_nearest_pyproject_applies_and_client_settings_override_it(server: LanguageClient, tmp_path: Path) -> None:
-    # ruff's layering, as on the command line: a later `select` starts over, dropping the file's ignores.
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)
     (project / "pyproject.toml").write_text('[tool.bnfix]\nignore = ["BNF103", "BNF202"]\n', encoding="utf-8")
     uri = _open(server, project / "src" / "model.py", MODEL)
     assert [d.code for d in await _diagnostics(server, uri, 1)] == ["BNF201"]
     before = len(server.published)
-    server.workspace_did_change_configuration(types.DidChangeConfigurationParams({"bnfix": {"select": ["BNF1", "BNF2"], "ignore": ["BNF201"]}}))
+    # As on the command line: a select given over the file's starts over (the file's ignores go with it).
+    server.workspace_did_change_configuration(types.DidChangeConfigurationParams({"bnfix": {"select": ["BNF2"]}}))
     try:
-        assert [d.code for d in await _next_publish(server, uri, before)] == ["BNF103", "BNF202"]
+        assert [d.code for d in await _next_publish(server, uri, before)] == ["BNF201", "BNF202"]
     finally:
         _reset_settings(server)
 
 
+@over_stdio
 async def test_a_broken_pyproject_is_shown_and_the_file_still_checked(server: LanguageClient, tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -458,7 +517,8 @@ async def test_a_broken_pyproject_is_shown_and_the_file_still_checked(server: La
     await _until(lambda: len(server.messages) > shown)
     (message,) = server.messages[shown:]
     assert message.type == types.MessageType.Error
-    assert message.message.startswith("bnfix: ") and "policy must be one of post, pre, keep, not 'sideways'" in message.message
+    assert message.message.startswith(f"bnfix: {project / 'pyproject.toml'}: [tool.bnfix]")
+    assert "policy must be one of post, pre, keep, not 'sideways'" in message.message
 
 
 # -- notebooks ------------------------------------------------------------------------------------------------
@@ -494,6 +554,7 @@ def _notebook_file(path: Path) -> Path:
     return path
 
 
+@over_stdio
 async def test_notebook_cells_get_their_own_diagnostics(server: LanguageClient, tmp_path: Path) -> None:
     _, cell_uris = _open_notebook(server, tmp_path / "nb.ipynb")
     (diagnostic,) = await _diagnostics(server, cell_uris[2])
@@ -501,6 +562,7 @@ async def test_notebook_cells_get_their_own_diagnostics(server: LanguageClient, 
     assert await _diagnostics(server, cell_uris[0]) == []
 
 
+@over_stdio
 async def test_notebook_fix_all_edits_the_cell_as_bnfix_apply_edits_the_file(server: LanguageClient, tmp_path: Path) -> None:
     _, cell_uris = _open_notebook(server, tmp_path / "nb.ipynb")
     await _diagnostics(server, cell_uris[2])
@@ -514,6 +576,7 @@ async def test_notebook_fix_all_edits_the_cell_as_bnfix_apply_edits_the_file(ser
     assert fixed_cell == NOTEBOOK_CELLS[2][1].replace("eps=", "epsilon=")
 
 
+@over_stdio
 async def test_notebook_quick_fix_and_cell_edit(server: LanguageClient, tmp_path: Path) -> None:
     uri, cell_uris = _open_notebook(server, tmp_path / "nb.ipynb")
     await _diagnostics(server, cell_uris[2])
@@ -534,3 +597,81 @@ async def test_notebook_quick_fix_and_cell_edit(server: LanguageClient, tmp_path
         types.DidChangeNotebookDocumentParams(types.VersionedNotebookDocumentIdentifier(uri=uri, version=2), change)
     )
     assert await _diagnostics(server, cell_uris[2], 2) == []
+
+
+# -- the pieces under the protocol ----------------------------------------------------------------------------
+
+
+def test_fix_one_applies_only_the_chosen_finding_unsafe_included() -> None:
+    from bnfix.engine import check_source, fix_one
+    from bnfix.settings import Settings
+
+    findings = {d.code: d for d in check_source(MODEL, Settings()).diagnostics}
+    momentum = findings["BNF202"]
+    assert fix_one(MODEL, Settings(), "BNF202", momentum.line, momentum.column) == MODEL.replace("momentum=0.1", "momentum=0.9")
+    assert fix_one(MODEL, Settings(), "BNF202", momentum.line, momentum.column + 1) is None  # no finding there
+
+
+def test_minimal_edit_replaces_only_the_changed_lines() -> None:
+    from bnfix.server.lsp_types import minimal_edit
+    from bnfix.server.targets import split_lines
+
+    assert minimal_edit(split_lines("a\r\nb\r\nc"), split_lines("a\r\nB\r\nc")) == ((1, 0), (2, 0), "B\r\n")
+    assert minimal_edit(split_lines("a\nb"), split_lines("a\nbb")) == ((1, 0), (1, 1), "bb")  # no final newline
+    assert minimal_edit(split_lines("x = 1\n"), split_lines("import y\nx = 1\n")) == ((0, 0), (0, 0), "import y\n")
+    # LSP ends lines at \n, \r\n and \r only; str.splitlines would also split at \f and \u2028.
+    assert split_lines("a\fb\u2028c\rd") == ["a\fb\u2028c\r", "d"]
+
+
+@over_stdio
+async def test_a_cell_added_to_a_notebook_is_checked_with_the_others(server: LanguageClient, tmp_path: Path) -> None:
+    uri, cell_uris = _open_notebook(server, tmp_path / "nb.ipynb")
+    await _diagnostics(server, cell_uris[2])
+    new_cell = f"vscode-notebook-cell:{tmp_path / 'nb.ipynb'}#cell3"
+    source = "bn = layers.BatchNormalization(momentum=0.1)"  # uses the import of cell 1
+    change = types.NotebookDocumentChangeEvent(
+        cells=types.NotebookDocumentCellChanges(
+            structure=types.NotebookDocumentCellChangeStructure(
+                array=types.NotebookCellArrayChange(
+                    start=3, delete_count=0, cells=[types.NotebookCell(types.NotebookCellKind.Code, new_cell)]
+                ),
+                did_open=[types.TextDocumentItem(new_cell, "python", 1, source)],
+            )
+        )
+    )
+    server.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(types.VersionedNotebookDocumentIdentifier(uri=uri, version=2), change)
+    )
+    (diagnostic,) = await _diagnostics(server, new_cell)
+    assert (diagnostic.code, diagnostic.range.start.line, diagnostic.range.start.character) == ("BNF202", 0, 31)
+    # Deleting the cell takes its diagnostics with it.
+    removal = types.NotebookDocumentChangeEvent(
+        cells=types.NotebookDocumentCellChanges(
+            structure=types.NotebookDocumentCellChangeStructure(
+                array=types.NotebookCellArrayChange(start=3, delete_count=1),
+                did_close=[types.TextDocumentIdentifier(new_cell)],
+            )
+        )
+    )
+    server.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(types.VersionedNotebookDocumentIdentifier(uri=uri, version=3), removal)
+    )
+    await _until(lambda: not [p for p in server.published if p.uri == new_cell][-1].diagnostics)
+
+
+def test_a_crashed_worker_is_reported_and_replaced() -> None:
+    """A crash in native code (libcst's parser) kills the analysis process, not the server."""
+    import operator
+
+    from bnfix.server.scheduler import Scheduler, WorkerCrashed
+
+    async def crash_then_work() -> int:
+        scheduler = Scheduler()
+        try:
+            with pytest.raises(WorkerCrashed, match="died on this file and was restarted"):
+                await scheduler.run(os._exit, 3)
+            return await scheduler.run(operator.add, 2, 3)
+        finally:
+            scheduler.shutdown()
+
+    assert asyncio.run(crash_then_work()) == 5

@@ -130,6 +130,8 @@ class ListChain(Chain):
         if not isinstance(separator, cst.Comma):
             separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
         separator = _with_trailing(separator, cst.TrailingWhitespace())
+        if isinstance(separator.whitespace_after, cst.ParenthesizedWhitespace):  # not the comments above the next layer
+            separator = separator.with_changes(whitespace_after=separator.whitespace_after.with_changes(empty_lines=()))
         new_element = cst.Element(value=activation_layer, comma=target.comma)
         changes: Changes = {self.elements[i].value: without_activation(self.steps[i])}
         changes[target] = cst.FlattenSentinel([target.with_changes(comma=separator), new_element])

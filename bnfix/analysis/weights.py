@@ -24,7 +24,7 @@ import libcst as cst
 
 from bnfix.analysis.bindings import Bindings
 from bnfix.analysis.context import ModuleContext
-from bnfix.analysis.model_layers import ModelResolver, model_resolver
+from bnfix.analysis.model_layers import FUNCTIONAL, ModelResolver, model_resolver
 from bnfix.analysis.names import dotted_name
 
 LOAD_MODEL = frozenset({"models.load_model", "saving.load_model"})
@@ -90,8 +90,14 @@ class WeightSources:
         resolved: set[int] | None = None
         for statement, value in self._assignments(name, scope):
             layers = self.models.layers_of_value(value, name, statement)
-            if layers is not None:
-                resolved = (resolved or set()) | {id(layer) for layer in layers}
+            if layers is None:
+                continue
+            resolved = (resolved or set()) | {id(layer) for layer in layers}
+            if scope is not self.ctx.module and self._is_functional(value):
+                # A functional graph is traced through straight-line assignments only, and model-zoo builders
+                # bind their tensors in branches (`if input_tensor is None: img_input = Input(...)`, `if
+                # include_top: x = ...`): in a builder function, every layer it builds counts.
+                resolved |= self._layers_in_scope(scope)
         return resolved
 
     def _assignments(self, name: str, scope: cst.CSTNode) -> Iterator[tuple[cst.SimpleStatementLine, cst.BaseExpression]]:
@@ -122,6 +128,10 @@ class WeightSources:
                 if models.is_layer_constructor(call) and self.bindings.scope_of(call) is self.ctx.module
             }
         return {id(call) for call in models.constructors_in_definitions([scope])}
+
+
+    def _is_functional(self, value: cst.BaseExpression) -> bool:
+        return isinstance(value, cst.Call) and self.ctx.imports.keras_name(value.func) in FUNCTIONAL
 
 
 def _loads_weights(ctx: ModuleContext, call: cst.Call) -> bool:

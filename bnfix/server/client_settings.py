@@ -1,8 +1,10 @@
 """The settings an editor may send (initializationOptions, workspace/didChangeConfiguration), checked strictly.
 
 They override `[tool.bnfix]` of the pyproject.toml nearest each file, as command-line flags do. Keys use the
-editors' camelCase: `policy`, `select`, `ignore`, `unsafeFixes`, `kerasVersion`; either at the top level or under
-a `bnfix` section (VS Code and Neovim send settings that way). A bad value is a ClientSettingsError naming the key.
+editors' camelCase: `policy`, `select`, `extendSelect`, `ignore`, `unsafeFixes`, `kerasVersion`; either at the top
+level or under a `bnfix` section (VS Code and Neovim send settings that way). They layer over the file exactly as the
+flags do (a `select` starts over, `extendSelect` adds, `ignore` removes). A bad value is a ClientSettingsError
+naming the key.
 """
 
 from __future__ import annotations
@@ -10,8 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bnfix.config import ConfigError, load_settings, parse_keras_version, parse_policy
-from bnfix.rules import ALL_RULES
+from bnfix.config import (
+    ConfigError,
+    SelectionLayer,
+    load_settings,
+    parse_keras_version,
+    parse_policy,
+    parse_rule_selectors,
+    resolve_selection,
+)
 from bnfix.settings import Settings
 
 SECTION = "bnfix"
@@ -34,6 +43,7 @@ def parse_client_settings(raw: Any) -> dict[str, Any]:
     parsers = {
         "policy": ("policy", _policy),
         "select": ("select", _codes),
+        "extendSelect": ("extend_select", _codes),
         "ignore": ("ignore", _codes),
         "unsafeFixes": ("unsafe_fixes", _boolean),
         "kerasVersion": ("keras_version", _keras_version),
@@ -61,7 +71,14 @@ def settings_for(path: Path | None, overrides: dict[str, Any]) -> tuple[Settings
     try:
         return load_settings([start] if start is not None else [], overrides), None
     except ConfigError as error:
-        return Settings(**overrides), str(error)
+        return _without_pyproject(overrides), str(error)
+
+
+def _without_pyproject(overrides: dict[str, Any]) -> Settings:
+    given = dict(overrides)
+    layer = SelectionLayer(given.pop("select", None), given.pop("extend_select", ()), given.pop("ignore", ()))
+    select, ignore = resolve_selection([layer])
+    return Settings(select=select, ignore=ignore, **given)
 
 
 def _policy(key: str, value: Any):
@@ -78,12 +95,10 @@ def _codes(key: str, value: Any) -> tuple[str, ...]:
         value = value.split(",")
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ClientSettingsError(f"bnfix setting {key} must be a list of rule codes, not {value!r}")
-    codes = tuple(item.strip().upper() for item in value if item.strip())
-    unknown = [code for code in codes if not any(rule.code.startswith(code) for rule in ALL_RULES)]
-    if unknown:
-        valid = ", ".join(rule.code for rule in ALL_RULES)
-        raise ClientSettingsError(f"bnfix setting {key}: unknown rule code(s) {', '.join(unknown)}; valid codes: {valid}")
-    return codes
+    try:
+        return parse_rule_selectors([item for item in value if item.strip()], f"bnfix setting {key}")
+    except ConfigError as error:
+        raise ClientSettingsError(str(error)) from None
 
 
 def _boolean(key: str, value: Any) -> bool:

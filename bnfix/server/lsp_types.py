@@ -56,7 +56,10 @@ def minimal_edit(old_lines: list[str], new_lines: list[str]) -> tuple[Place, Pla
     return (prefix, 0), end, "".join(new_lines[prefix : len(new_lines) - suffix])
 
 
-def quick_fix(finding: Finding, diagnostic: types.Diagnostic, edit: types.WorkspaceEdit) -> types.CodeAction:
+def quick_fix(
+    finding: Finding, diagnostic: types.Diagnostic, edit: types.WorkspaceEdit | None, data: object = None
+) -> types.CodeAction:
+    """With `edit` None, `data` says which fix codeAction/resolve is to compute (the light bulb appears at once)."""
     d = finding.diagnostic
     safe = d.fix_safety is FixSafety.SAFE
     title = f"{d.code}: {d.fix_description or 'apply the fix'}" + ("" if safe else " (unsafe)")
@@ -66,9 +69,10 @@ def quick_fix(finding: Finding, diagnostic: types.Diagnostic, edit: types.Worksp
         diagnostics=[diagnostic],
         is_preferred=safe,
         edit=edit,
+        data=data,
     )
 
 
-def fix_all_action(edit: types.WorkspaceEdit, unsafe_fixes: bool) -> types.CodeAction:
+def fix_all_action(edit: types.WorkspaceEdit | None, unsafe_fixes: bool, data: object = None) -> types.CodeAction:
     title = "bnfix: fix all" + (" (including unsafe fixes)" if unsafe_fixes else "")
-    return types.CodeAction(title=title, kind=FIX_ALL_KIND, edit=edit)
+    return types.CodeAction(title=title, kind=FIX_ALL_KIND, edit=edit, data=data)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
 from typing import Any, Callable
 
 from lsprotocol import types
@@ -18,8 +17,8 @@ from bnfix import __version__
 from bnfix.fixes.fix import FixSafety
 from bnfix.rules import rule_by_code
 from bnfix.server import documents
-from bnfix.server.analysis import Analysis, Finding, FixError, Place, Problem, analyse_target, fix_all, fix_finding
-from bnfix.server.client_settings import SECTION, ClientSettingsError, parse_client_settings, settings_for
+from bnfix.server.analysis import Analysis, Finding, FixError, Place, Problem, analyse_with_client_settings, fix_all, fix_finding
+from bnfix.server.client_settings import SECTION, ClientSettingsError, parse_client_settings
 from bnfix.server.lsp_types import (
     FIX_ALL_KIND,
     SOURCE,
@@ -29,10 +28,12 @@ from bnfix.server.lsp_types import (
     problem_diagnostic,
     quick_fix,
 )
-from bnfix.server.scheduler import CHANGE_DELAY, Scheduler
+from bnfix.server.scheduler import CHANGE_DELAY, Scheduler, WorkerCrashed
 from bnfix.server.targets import Target, split_lines
+from bnfix.settings import Settings
 
 logger = logging.getLogger(__name__)
+FIX_ALL = "all"  # which fix an action applies: this, or the index of a finding
 
 NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
     notebook_selector=[
@@ -70,7 +71,11 @@ class BnfixLanguageServer(LanguageServer):
         if built is None:
             return None
         target, version = built
-        analysis, config_error = await self.scheduler.run(lambda: _analyse(target, self.overrides))
+        try:
+            analysis, config_error = await self.scheduler.run(analyse_with_client_settings, target, self.overrides)
+        except WorkerCrashed as error:
+            uri = next(iter(target.texts), key)
+            analysis, config_error = Analysis(target, Settings(), problem=Problem(uri, (0, 0), (0, 0), str(error))), None
         if config_error is not None and config_error not in self.shown_config_errors:
             self.shown_config_errors.add(config_error)
             self.show_error(f"bnfix: {config_error}")
@@ -128,39 +133,74 @@ class BnfixLanguageServer(LanguageServer):
         analysis = None if key is None else await self.current_analysis(key)
         if analysis is None:
             return None
-        target, only = analysis.target, params.context.only
-        actions: list[types.CodeAction] = []
+        only = params.context.only
+        wanted: list[tuple[object, Finding | None]] = []
         if _wanted(only, types.CodeActionKind.QuickFix):
-            wanted_range = self.server_range(target, uri, params.range)
-            # The client names the diagnostics it wants fixes for (VS Code: those under the cursor); the range covers
-            # clients that send none.
-            named = {(d.code, d.range.start.line, d.range.start.character) for d in params.context.diagnostics if d.source == SOURCE}
-            for index, finding in enumerate(analysis.findings):
-                if finding.uri != uri or not finding.diagnostic.fixable:
-                    continue
-                start = self.client_range(target, finding).start
-                if (finding.diagnostic.code, start.line, start.character) in named or _overlaps(
-                    (finding.start, finding.end), wanted_range
-                ):
-                    texts = await self.fixed_texts(key, analysis, index, lambda f=finding: fix_finding(target, analysis.settings, f))
-                    if texts:
-                        diagnostic = self.finding_diagnostic(target, finding)
-                        actions.append(quick_fix(finding, diagnostic, self.workspace_edit(target, texts)))
+            wanted += self.findings_asked_for(analysis, uri, params)
         if _wanted(only, FIX_ALL_KIND) and any(_applies(finding, analysis) for finding in analysis.findings):
-            texts = await self.fixed_texts(key, analysis, "all", lambda: fix_all(target, analysis.settings))
-            if texts:
-                actions.append(fix_all_action(self.workspace_edit(target, texts), analysis.settings.unsafe_fixes))
+            wanted.append((FIX_ALL, None))
+        if self.client_resolves_edits():
+            # Computing a fix costs about as much as a check: leave it to codeAction/resolve, for the one picked.
+            version = documents.current_version(self.workspace, key)
+            return [self.action(analysis, which, finding, None, [key, list(version), which]) for which, finding in wanted]
+        actions = []
+        for which, finding in wanted:
+            edit = await self.fix_edit(key, analysis, which)
+            if edit is not None:
+                actions.append(self.action(analysis, which, finding, edit))
         return actions
 
-    async def fixed_texts(self, key: str, analysis: Analysis, which: object, fix: Callable[[], dict[str, str]]) -> dict[str, str]:
+    async def resolve_code_action(self, action: types.CodeAction) -> types.CodeAction:
+        """Fill in the edit of an action listed without one; an action for an older version stays without edit."""
+        key, version, which = action.data
+        analysis = await self.current_analysis(key)
+        if analysis is not None and list(documents.current_version(self.workspace, key)) == version:
+            action.edit = await self.fix_edit(key, analysis, which)
+        return action
+
+    def action(self, analysis: Analysis, which: object, finding: Finding | None, edit, data=None) -> types.CodeAction:
+        if finding is None:
+            return fix_all_action(edit, analysis.settings.unsafe_fixes, data)
+        return quick_fix(finding, self.finding_diagnostic(analysis.target, finding), edit, data)
+
+    async def fix_edit(self, key: str, analysis: Analysis, which: object) -> types.WorkspaceEdit | None:
+        """The edit of "fix all" (`which` is FIX_ALL) or of one finding's fix (`which` is its index)."""
+        target, settings = analysis.target, analysis.settings
+        if which == FIX_ALL:
+            texts = await self.fixed_texts(key, analysis, which, fix_all, target, settings)
+        else:
+            texts = await self.fixed_texts(key, analysis, which, fix_finding, target, settings, analysis.findings[which])
+        return self.workspace_edit(target, texts) if texts else None
+
+    def client_resolves_edits(self) -> bool:
+        text_document = self.client_capabilities.text_document
+        code_action = text_document.code_action if text_document else None
+        support = code_action.resolve_support if code_action else None
+        return support is not None and "edit" in support.properties
+
+    def findings_asked_for(self, analysis: Analysis, uri: str, params: types.CodeActionParams) -> list[tuple[object, Finding | None]]:
+        """The fixable findings the request is about: those the client names (VS Code sends the diagnostics under
+        the cursor) and those in the requested range (for clients that name none)."""
+        wanted_range = self.server_range(analysis.target, uri, params.range)
+        named = {(d.code, d.range.start.line, d.range.start.character) for d in params.context.diagnostics if d.source == SOURCE}
+        asked = []
+        for index, finding in enumerate(analysis.findings):
+            if finding.uri != uri or not finding.diagnostic.fixable:
+                continue
+            start = self.client_range(analysis.target, finding).start
+            if (finding.diagnostic.code, start.line, start.character) in named or _overlaps((finding.start, finding.end), wanted_range):
+                asked.append((index, finding))
+        return asked
+
+    async def fixed_texts(self, key: str, analysis: Analysis, which: object, fix: Callable[..., dict[str, str]], *args) -> dict[str, str]:
         """A fix's new texts, computed once per analysed version (editors ask for code actions at every cursor move)."""
         cache_key = (key, id(analysis), which)
         if cache_key not in self.fix_cache:
             if len(self.fix_cache) > 256:
                 self.fix_cache.clear()
             try:
-                texts = await self.scheduler.run(fix)
-            except FixError as error:
+                texts = await self.scheduler.run(fix, *args)
+            except (FixError, WorkerCrashed) as error:
                 self.show_error(f"bnfix: {error}")
                 texts = {}
             self.fix_cache[cache_key] = (analysis, texts)
@@ -230,18 +270,6 @@ class BnfixLanguageServer(LanguageServer):
         return (converted.start.line, converted.start.character), (converted.end.line, converted.end.character)
 
 
-def _analyse(target: Target, overrides: dict[str, Any]) -> tuple[Analysis, str | None]:
-    """In the worker thread. An engine bug is one diagnostic and a log entry, never a dead server."""
-    settings, config_error = settings_for(target.path, overrides)
-    try:
-        return analyse_target(target, settings), config_error
-    except Exception as error:  # noqa: BLE001 - whatever the engine raises, the editor keeps its server
-        logger.error("bnfix failed on %s:\n%s", target.uri, traceback.format_exc())
-        uri = next(iter(target.texts), target.uri)
-        problem = Problem(uri, (0, 0), (0, 0), f"internal error in bnfix: {type(error).__name__}: {error}")
-        return Analysis(target, settings, problem=problem), config_error
-
-
 def _wanted(only: list[str] | None, kind: str) -> bool:
     """LSP kinds are hierarchical: asking for `source` includes `source.fixAll.bnfix`."""
     return only is None or any(kind == wanted or kind.startswith(wanted + ".") for wanted in only)
@@ -306,10 +334,14 @@ def create_server() -> BnfixLanguageServer:
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND]),
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND], resolve_provider=True),
     )
     async def code_action(ls: BnfixLanguageServer, params: types.CodeActionParams):
         return await ls.code_actions(params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: BnfixLanguageServer, action: types.CodeAction):
+        return await ls.resolve_code_action(action)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: BnfixLanguageServer, params: types.HoverParams):

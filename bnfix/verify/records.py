@@ -46,6 +46,7 @@ from typing import Any
 
 LEARNING_MARGIN = 0.05  # the final training loss must be this much below where training started
 CHANCE_MARGIN = 0.02  # an accuracy within this of the majority-class share is at chance
+NOISY_BATCH = 16  # a first batch of fewer rows gives too noisy a loss to measure learning from
 ACCURACY_NAMES = ("accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy")
 
 
@@ -123,7 +124,10 @@ def fit_learned(fit: dict) -> tuple[bool | None, str]:
         return False, f"training accuracy {accuracy:.3g}, no better than always answering the majority class ({chance:.3g})"
     losses = (fit.get("history") or {}).get("loss") or []
     start = fit.get("first_batch_loss")
-    if start is None and len(losses) >= 2:
+    batch_size = (fit.get("budget") or {}).get("batch_size")
+    # With batch_size=1 the first batch's loss is one sample's: a real script's flat loss (23,646 for five epochs)
+    # read as learning against a first sample's 30,992. The first epoch's mean is the steadier start then.
+    if len(losses) >= 2 and (start is None or (batch_size is not None and batch_size < NOISY_BATCH)):
         start = losses[0]
     end = final.get("loss")
     return _loss_learned(start, end, "training loss")
