@@ -51,6 +51,7 @@ MaxSizeOpt = typer.Option(
     None, "--max-file-size", min=0.001, help="Megabytes of code above which a file is reported, not parsed (default: 2)."
 )
 NoProgressOpt = typer.Option(False, "--no-progress", help="Never draw the progress bar (drawn only on a terminal, for long runs).")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (.bnfix_cache, or cache-dir).")
 
 
 def _split(values: Optional[List[str]]) -> Optional[tuple[str, ...]]:
@@ -103,13 +104,20 @@ def _max_size(max_mb: Optional[float]) -> tuple[float, ...]:
 
 
 def _run_files(
-    paths: list[Path], settings: Settings, fix: bool, jobs, output_format: OutputFormat, no_progress: bool, max_mb: Optional[float]
+    paths: list[Path],
+    settings: Settings,
+    fix: bool,
+    jobs,
+    output_format: OutputFormat,
+    no_progress: bool,
+    max_mb: Optional[float],
+    no_cache: bool = False,
 ) -> list:
     from bnfix.process import process_files
     from bnfix.report.progress import with_progress
 
     propose = not fix and _proposes_fixes(output_format)
-    results = process_files(paths, settings, fix, jobs, propose, *_max_size(max_mb))
+    results = process_files(paths, settings, fix, jobs, propose, *_max_size(max_mb), use_cache=not no_cache)
     return list(with_progress(results, len(paths), "bnfix apply" if fix else "bnfix check", enabled=not no_progress))
 
 
@@ -160,13 +168,14 @@ def check(
     jobs: Optional[int] = JobsOpt,
     no_progress: bool = NoProgressOpt,
     max_file_size: Optional[float] = MaxSizeOpt,
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """Report findings; exit 1 if there are any."""
     paths = paths or [Path(".")]
     settings = _settings([stdin_filename] if stdin_filename else paths, policy, select, ignore, exclude, unsafe_fixes, keras_version)
     if paths == [Path("-")]:
         raise typer.Exit(_run_stdin(stdin_filename, settings, False, output_format, quiet, max_file_size))
-    results = _run_files(_source_paths(paths, settings), settings, False, jobs, output_format, no_progress, max_file_size)
+    results = _run_files(_source_paths(paths, settings), settings, False, jobs, output_format, no_progress, max_file_size, no_cache)
     _print_report(results, output_format, applied=False, quiet=quiet)
     raise typer.Exit(_exit_code(results))
 
@@ -188,6 +197,7 @@ def apply(
     no_progress: bool = NoProgressOpt,
     max_file_size: Optional[float] = MaxSizeOpt,
     verify: bool = typer.Option(False, "--verify", help="Retrain each repaired script first; write only repairs that are not worse."),
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """Repair files in place (or show the repair as a diff with --diff)."""
     from bnfix.process import write_result
@@ -197,7 +207,7 @@ def apply(
     settings = _settings([stdin_filename] if stdin_filename else paths, policy, select, ignore, exclude, unsafe_fixes, keras_version)
     if paths == [Path("-")]:
         raise typer.Exit(_run_stdin(stdin_filename, settings, True, output_format, quiet, max_file_size))
-    results = _run_files(_source_paths(paths, settings), settings, True, jobs, output_format, no_progress, max_file_size)
+    results = _run_files(_source_paths(paths, settings), settings, True, jobs, output_format, no_progress, max_file_size, no_cache)
     if diff:
         sys.stdout.write("".join(unified_diff(result) for result in results))
         errors = [r for r in results if r.error]
@@ -234,6 +244,22 @@ def _hold_back_worse_repairs(results, settings: Settings):
             result = dataclasses.replace(result, source=result.original, diagnostics=result.diagnostics + result.fixed, fixed=[])
         kept.append(result)
     return kept
+
+
+@app.command()
+def clean(paths: Optional[List[Path]] = PathsArg) -> None:
+    """Remove the result cache (.bnfix_cache at the project root, or cache-dir)."""
+    from bnfix.cache import NotACacheError, cache_directory
+    from bnfix.cache import clean as remove_cache
+
+    settings = _settings(paths or [Path(".")], None, None, None, None, None, None)
+    directory = cache_directory(settings)
+    try:
+        removed = remove_cache(directory)
+    except (NotACacheError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    typer.echo(f"removed {directory}" if removed else f"no cache at {directory}")
 
 
 @app.command()

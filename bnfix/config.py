@@ -58,7 +58,7 @@ def parse_policy(text: str) -> PlacementPolicy:
 
 def settings_from_table(table: dict[str, Any], origin: str = "[tool.bnfix]") -> dict[str, Any]:
     """Validated keyword arguments for Settings from a [tool.bnfix] table."""
-    known = {"policy", "select", "ignore", "exclude", "extend-exclude", "unsafe-fixes", "keras-version"}
+    known = {"policy", "select", "ignore", "exclude", "extend-exclude", "unsafe-fixes", "keras-version", "cache-dir"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown option(s): {', '.join(unknown)}")
@@ -76,6 +76,10 @@ def settings_from_table(table: dict[str, Any], origin: str = "[tool.bnfix]") -> 
         values["unsafe_fixes"] = bool(table["unsafe-fixes"])
     if "keras-version" in table:
         values["keras_version"] = parse_keras_version(table["keras-version"])
+    if "cache-dir" in table:
+        if not isinstance(table["cache-dir"], str) or not table["cache-dir"]:
+            raise ConfigError(f"{origin}: cache-dir must be a path (a non-empty string)")
+        values["cache_dir"] = table["cache-dir"]
     return values
 
 
@@ -90,6 +94,8 @@ def load_settings(paths: list[Path], overrides: dict[str, Any]) -> Settings:
     if pyproject is not None:
         table = _read_toml(pyproject)["tool"]["bnfix"]
         values.update(settings_from_table(table, origin=f"{pyproject} [tool.bnfix]"))
+        # The result cache lives at the project root; a relative cache-dir is relative to that pyproject.toml.
+        values["cache_dir"] = str(pyproject.parent / values.get("cache_dir", ".bnfix_cache"))
     values.update({key: value for key, value in overrides.items() if value is not None})
     field_names = {f.name for f in dataclasses.fields(Settings)}
     return Settings(**{key: value for key, value in values.items() if key in field_names})

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from bnfix.analysis.node_index import walk
+
 # Everything after one of these prefixes is the public Keras namespace.
 _KERAS_PREFIXES = (
     "tensorflow.compat.v1.keras.",
@@ -53,7 +55,7 @@ class ImportTable:
         self.aliases: dict[str, str] = {}
         self.star_modules: list[str] = []
         collector = _ImportCollector(self)
-        module.visit(collector)
+        walk(module, collector)  # a read-only pass: the plain loop, not libcst's rebuilding visit
         for name in collector.local_definitions:
             self.aliases.pop(name, None)
         self._local_definitions = collector.local_definitions
