@@ -116,6 +116,10 @@ class _ImportCollector(cst.CSTVisitor):
         self.local_definitions: set[str] = set()
         self._depth = 0
 
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        # Imports and definitions are statements: nothing inside an expression can bind one, so skip them all.
+        return not isinstance(node, cst.BaseExpression) and super().on_visit(node)
+
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
             full = dotted_name(alias.name)

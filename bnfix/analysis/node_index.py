@@ -54,10 +54,43 @@ def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     """`node.visit(visitor)` for a visitor that only reads: `on_visit` (and so `visit_X`, which may return False
     to skip the children) and `on_leave` (`leave_X`) in the same order. The per-attribute hooks
     (`visit_X_attr`) are not called."""
+    if type(visitor).on_visit is cst.CSTVisitor.on_visit and type(visitor).on_leave is cst.CSTVisitor.on_leave:
+        _walk_hooks(node, visitor, {})  # the usual case: look each node class's hooks up once, not per node
+    else:
+        _walk_generic(node, visitor)
+
+
+def _walk_generic(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     if visitor.on_visit(node):
-        for child in children(node):
-            walk(child, visitor)
+        for name in _CHILD_FIELDS.get(type(node)) or child_fields(type(node)):
+            value = getattr(node, name)
+            kind = type(value)
+            if kind is tuple or kind is list:
+                for child in value:
+                    _walk_generic(child, visitor)
+            elif value is not None and kind is not MaybeSentinel:
+                _walk_generic(value, visitor)
     visitor.on_leave(node)
+
+
+def _walk_hooks(node: cst.CSTNode, visitor: cst.CSTVisitor, hooks: dict) -> None:
+    """What `CSTVisitor.on_visit`/`on_leave` do, with `visit_X`/`leave_X` found once per node class."""
+    kind = type(node)
+    found = hooks.get(kind)
+    if found is None:
+        found = hooks[kind] = (getattr(visitor, f"visit_{kind.__name__}", None), getattr(visitor, f"leave_{kind.__name__}", None))
+    visit, leave = found
+    if visit is None or visit(node) is not False:
+        for name in _CHILD_FIELDS.get(kind) or child_fields(kind):
+            value = getattr(node, name)
+            value_kind = type(value)
+            if value_kind is tuple or value_kind is list:
+                for child in value:
+                    _walk_hooks(child, visitor, hooks)
+            elif value is not None and value_kind is not MaybeSentinel:
+                _walk_hooks(value, visitor, hooks)
+    if leave is not None:
+        leave(node)
 
 
 class NodeIndex:
@@ -72,16 +105,26 @@ class NodeIndex:
         self._call_starts = [self._start[call] for call in self.calls]
 
     def _index(self, node: cst.CSTNode) -> None:
+        # `children()` inlined: this loop runs once per node of every parsed module.
         self._start[node] = self._clock
         self._clock += 1
-        if isinstance(node, cst.Call):
-            self.calls.append(node)
-        elif isinstance(node, cst.SimpleStatementLine):
-            self.statements.append(node)
+        kind = type(node)
+        if kind is cst.Call:
+            self.calls.append(node)  # type: ignore[arg-type]
+        elif kind is cst.SimpleStatementLine:
+            self.statements.append(node)  # type: ignore[arg-type]
         parents = self._parents
-        for child in children(node):
-            parents[child] = node
-            self._index(child)
+        fields = _CHILD_FIELDS.get(kind) or child_fields(kind)
+        for name in fields:
+            value = getattr(node, name)
+            value_kind = type(value)
+            if value_kind is tuple or value_kind is list:
+                for child in value:
+                    parents[child] = node
+                    self._index(child)
+            elif value is not None and value_kind is not MaybeSentinel:
+                parents[value] = node
+                self._index(value)
         self._end[node] = self._clock
         self._clock += 1
 
