@@ -1,11 +1,16 @@
-"""`[tool.bnfix]` in the nearest pyproject.toml, merged under the command-line flags."""
+"""`[tool.bnfix]` in the nearest pyproject.toml (or the file `--config` names), merged under the command-line flags.
+
+Validation is strict, as ruff's is: an unknown key, a value of the wrong TOML type or a rule code that matches no rule
+is an error naming the file and the key, never a silent default (`unsafe-fixes = "no"` must not mean true, and
+`select = ["BNF999"]` must not run nothing and pass).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from bnfix.settings import PlacementPolicy, Settings
 
@@ -19,7 +24,8 @@ class ConfigError(Exception):
     """A configuration problem the user must fix (exit code 2)."""
 
 
-_LIST_KEYS = ("select", "ignore", "exclude")
+# Ruff's spelling for "every rule", accepted in select and ignore alike.
+ALL_SELECTOR = "ALL"
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -36,8 +42,24 @@ def find_pyproject(start: Path) -> Path | None:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path}: cannot read configuration: {error}") from error
+
+
+def read_config_file(path: Path) -> tuple[dict[str, Any], str]:
+    """The bnfix table of `--config PATH`, and how to name it in errors.
+
+    A pyproject.toml must have a [tool.bnfix] table; any other TOML file (say `bnfix.toml`) is the table itself,
+    as ruff reads `ruff.toml`.
+    """
+    document = _read_toml(path)
+    if "bnfix" in document.get("tool", {}):
+        return document["tool"]["bnfix"], f"{path}: [tool.bnfix]"
+    if path.name == "pyproject.toml":
+        raise ConfigError(f"{path}: has no [tool.bnfix] table")
+    return document, f"{path}:"
 
 
 def parse_keras_version(text: str) -> tuple[int, int]:
@@ -56,46 +78,144 @@ def parse_policy(text: str) -> PlacementPolicy:
         raise ConfigError(f"policy must be one of {choices}, not {text!r}") from error
 
 
+def rule_codes() -> tuple[str, ...]:
+    from bnfix.rules import ALL_RULES
+
+    return tuple(rule.code for rule in ALL_RULES)
+
+
+def parse_rule_selectors(values: Iterable[str], where: str) -> tuple[str, ...]:
+    """Codes or prefixes, upper-cased; one that matches no rule is an error that lists the valid codes."""
+    codes = rule_codes()
+    selectors = tuple(str(value).strip().upper() for value in values)
+    for selector in selectors:
+        if selector != ALL_SELECTOR and not any(code.startswith(selector) for code in codes):
+            raise ConfigError(
+                f"{where}: unknown rule code or prefix {selector!r}; valid codes: {', '.join(codes)} "
+                f"(or a prefix of them such as BNF1, or {ALL_SELECTOR})"
+            )
+    return tuple(selector for selector in selectors if selector)
+
+
+def _string_list(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{where}: must be a list of strings, such as [\"BNF1\"], not {value!r}")
+    return tuple(value)
+
+
+def _boolean(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: must be true or false (a TOML boolean, unquoted), not {value!r}")
+    return value
+
+
+def _string(parse: Callable[[str], Any]) -> Callable[[Any, str], Any]:
+    def parse_string(value: Any, where: str) -> Any:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: must be a string, not {value!r}")
+        try:
+            return parse(value)
+        except ConfigError as error:  # its message starts with the key's name already
+            origin = where.rsplit(" ", 1)[0]
+            raise ConfigError(f"{origin} {error}") from None
+
+    return parse_string
+
+
+def _cache_dir(text: str) -> str:
+    if not text.strip():
+        raise ConfigError("cache-dir must be a path, not an empty string")
+    return text
+
+
+def _selectors(value: Any, where: str) -> tuple[str, ...]:
+    return parse_rule_selectors(_string_list(value, where), where)
+
+
+# [tool.bnfix] key -> (Settings field or selection layer key, parser of the TOML value)
+_KEYS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
+    "policy": ("policy", _string(parse_policy)),
+    "select": ("select", _selectors),
+    "extend-select": ("extend_select", _selectors),
+    "ignore": ("ignore", _selectors),
+    "exclude": ("exclude", _string_list),
+    "extend-exclude": ("extend_exclude", _string_list),
+    "unsafe-fixes": ("unsafe_fixes", _boolean),
+    "keras-version": ("keras_version", _string(parse_keras_version)),
+    "cache-dir": ("cache_dir", _string(_cache_dir)),
+}
+
+
 def settings_from_table(table: dict[str, Any], origin: str = "[tool.bnfix]") -> dict[str, Any]:
-    """Validated keyword arguments for Settings from a [tool.bnfix] table."""
-    known = {"policy", "select", "ignore", "exclude", "extend-exclude", "unsafe-fixes", "keras-version", "cache-dir"}
-    unknown = sorted(set(table) - known)
+    """Validated values from a [tool.bnfix] table, keyed by Settings field (and the selection keys)."""
+    unknown = sorted(set(table) - set(_KEYS))
     if unknown:
-        raise ConfigError(f"{origin}: unknown option(s): {', '.join(unknown)}")
+        raise ConfigError(f"{origin} unknown option(s): {', '.join(unknown)}; known: {', '.join(_KEYS)}")
     values: dict[str, Any] = {}
-    if "policy" in table:
-        values["policy"] = parse_policy(table["policy"])
-    for key in _LIST_KEYS:
-        if key in table:
-            if not isinstance(table[key], list) or not all(isinstance(v, str) for v in table[key]):
-                raise ConfigError(f"{origin}: {key} must be a list of strings")
-            values[key] = tuple(table[key])
-    if "extend-exclude" in table:
-        values["exclude"] = values.get("exclude", ()) + tuple(table["extend-exclude"])
-    if "unsafe-fixes" in table:
-        values["unsafe_fixes"] = bool(table["unsafe-fixes"])
-    if "keras-version" in table:
-        values["keras_version"] = parse_keras_version(table["keras-version"])
-    if "cache-dir" in table:
-        if not isinstance(table["cache-dir"], str) or not table["cache-dir"]:
-            raise ConfigError(f"{origin}: cache-dir must be a path (a non-empty string)")
-        values["cache_dir"] = table["cache-dir"]
+    for key, value in table.items():
+        name, parse = _KEYS[key]
+        values[name] = parse(value, f"{origin} {key}")
+    if "extend_exclude" in values:
+        values["exclude"] = values.get("exclude", ()) + values.pop("extend_exclude")
     return values
 
 
-def load_settings(paths: list[Path], overrides: dict[str, Any]) -> Settings:
-    """Settings from the pyproject.toml nearest the first path (or the working directory), then the flags.
+@dataclasses.dataclass(frozen=True)
+class SelectionLayer:
+    """One source of rule selection (the config file, then the flags), applied in order as ruff layers them."""
 
-    `overrides` holds only the flags the user actually gave (None-valued ones are dropped).
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+
+def resolve_selection(layers: Iterable[SelectionLayer]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Settings' (select, ignore) for the layers: a layer's `select` starts over (dropping earlier ignores), its
+    `extend-select` adds, its `ignore` removes."""
+    codes = rule_codes()
+
+    def matching(selectors: tuple[str, ...]) -> set[str]:
+        return {code for code in codes if any(s == ALL_SELECTOR or code.startswith(s) for s in selectors)}
+
+    enabled = set(codes)
+    for layer in layers:
+        if layer.select is not None:
+            enabled = matching(layer.select)
+        enabled = (enabled | matching(layer.extend_select)) - matching(layer.ignore)
+    if enabled == set(codes):
+        return (), ()
+    if not enabled:
+        return (), (codes[0][:3],)  # the "BNF" prefix: nothing runs
+    return tuple(code for code in codes if code in enabled), ()
+
+
+def load_settings(paths: list[Path], overrides: dict[str, Any], config: Path | None = None) -> Settings:
+    """Settings from `config` (or the pyproject.toml nearest the first path, or the working directory), then the flags.
+
+    `overrides` holds the flags (None-valued ones were not given); `select`, `extend_select` and `ignore` in it are
+    checked against the rule catalogue like the file's.
     """
-    start = paths[0] if paths else Path.cwd()
     values: dict[str, Any] = {}
-    pyproject = find_pyproject(start if start.exists() else Path.cwd())
-    if pyproject is not None:
-        table = _read_toml(pyproject)["tool"]["bnfix"]
-        values.update(settings_from_table(table, origin=f"{pyproject} [tool.bnfix]"))
-        # The result cache lives at the project root; a relative cache-dir is relative to that pyproject.toml.
-        values["cache_dir"] = str(pyproject.parent / values.get("cache_dir", ".bnfix_cache"))
-    values.update({key: value for key, value in overrides.items() if value is not None})
+    root: Path | None = None  # where the configuration lives: the project root, for the result cache
+    if config is not None:
+        table, origin = read_config_file(config)
+        root = config.resolve().parent
+    else:
+        start = paths[0] if paths else Path.cwd()
+        pyproject = find_pyproject(start if start.exists() else Path.cwd())
+        table, origin = (_read_toml(pyproject)["tool"]["bnfix"], f"{pyproject}: [tool.bnfix]") if pyproject else ({}, "")
+        root = pyproject.parent if pyproject else None
+    values.update(settings_from_table(table, origin=origin))
+    if root is not None:  # a relative cache-dir is relative to the configuration file
+        values["cache_dir"] = str(root / values.get("cache_dir", ".bnfix_cache"))
+    given = {key: value for key, value in overrides.items() if value is not None}
+    flags = SelectionLayer(
+        select=parse_rule_selectors(given.pop("select"), "--select") if "select" in given else None,
+        extend_select=parse_rule_selectors(given.pop("extend_select", ()), "--extend-select"),
+        ignore=parse_rule_selectors(given.pop("ignore", ()), "--ignore"),
+    )
+    from_file = SelectionLayer(values.pop("select", None), values.pop("extend_select", ()), values.pop("ignore", ()))
+    values["select"], values["ignore"] = resolve_selection([from_file, flags])
+    values.update(given)
     field_names = {f.name for f in dataclasses.fields(Settings)}
     return Settings(**{key: value for key, value in values.items() if key in field_names})

@@ -135,6 +135,26 @@ def fix_source(source: str, settings: Settings) -> SourceResult:
     return SourceResult(source, current, [item.diagnostic for item in found], fixed)
 
 
+def fix_one(source: str, settings: Settings, code: str, line: int, column: int) -> str | None:
+    """The source with only the fix of the `code` finding at `line`:`column` applied; None if it has none.
+
+    An editor's quick fix: the user picks this one repair, so unsafe fixes are applied too (the caller labels them).
+    """
+    rules = [rule for rule in applicable_rules(source, enabled_rules(settings)) if rule.code == code]
+    if not rules:
+        return None
+    module = parse(source)
+    for item in _lint(module, source, settings, rules):
+        if (item.diagnostic.line, item.diagnostic.column) == (line, column) and item.violation.fix is not None:
+            new_source = _apply(module, [item.violation.fix]).code
+            try:
+                parse(new_source)
+            except SourceError as error:
+                raise SourceError(f"internal error: the {code} fix produced invalid code ({error.message})") from None
+            return new_source
+    return None
+
+
 def _allowed(fix: Fix | None, settings: Settings) -> bool:
     return fix is not None and (fix.safety is FixSafety.SAFE or settings.unsafe_fixes)
 

@@ -41,3 +41,54 @@ def test_a_repair_that_fixes_a_crash_is_written(tmp_path):
     assert "held back" not in result.output
     assert "BatchNormalization(moving_average_fraction=" not in target.read_text()
     assert "BatchNormalization(momentum=0.9)" in target.read_text()
+
+
+def test_verify_options_reach_the_verification(tmp_path, monkeypatch):
+    target = tmp_path / SEED_EXAMPLE_2
+    shutil.copy(FIXTURES / SEED_EXAMPLE_2, target)
+    received = {}
+
+    def verified(paths, settings, **options):
+        received.update(options)
+        return {path: (True, "fixed crash: the original fails") for path in paths}
+
+    monkeypatch.setattr("bnfix.verify.command.verify_repairs", verified)
+    arguments = ["--seeds", "2", "--timeout", "60", "--epochs", "1", "--steps", "5", "--max-samples", "10", "--keep-unverified"]
+    result = runner.invoke(app, ["apply", "--verify", *arguments, str(target)])
+    assert received == {"seeds": 2, "timeout": 60.0, "epochs": 1, "steps": 5, "max_samples": 10, "keep_unverified": True}
+    assert "BatchNormalization(momentum=0.9)" in target.read_text() and "held back" not in result.output
+
+
+def both_fail_the_same_way(plans, options, on_done=None):
+    """run_plans as if both versions of every script failed to find their data (no training)."""
+    from bnfix.verify.runner import ScriptRuns
+
+    missing = {"type": "FileNotFoundError", "message": "data/train.csv not found.", "traceback": ""}
+    crash = [{"seed": seed, "status": "crash", "error": missing, "fits": []} for seed in options.seeds]
+    return [
+        ScriptRuns(plan, original=crash, variants={variant.policy: crash for variant in plan.variants}) for plan in plans
+    ]
+
+
+def test_an_unverified_repair_is_held_back_and_says_why(tmp_path, monkeypatch):
+    target = tmp_path / SEED_EXAMPLE_2
+    shutil.copy(FIXTURES / SEED_EXAMPLE_2, target)
+    original = target.read_bytes()
+    monkeypatch.setattr("bnfix.verify.runner.run_plans", both_fail_the_same_way)
+    result = runner.invoke(app, ["apply", "--verify", str(target)])
+    assert target.read_bytes() == original
+    assert (
+        f"held back {target}: not verified: both versions fail with FileNotFoundError: data/train.csv not found. "
+        "(--keep-unverified writes it anyway)"
+    ) in " ".join(result.output.split())
+    assert result.exit_code == 1
+
+
+def test_keep_unverified_writes_the_repair_and_says_it_is_unverified(tmp_path, monkeypatch):
+    target = tmp_path / SEED_EXAMPLE_2
+    shutil.copy(FIXTURES / SEED_EXAMPLE_2, target)
+    monkeypatch.setattr("bnfix.verify.runner.run_plans", both_fail_the_same_way)
+    result = runner.invoke(app, ["apply", "--verify", "--keep-unverified", str(target)])
+    assert "BatchNormalization(momentum=0.9)" in target.read_text()
+    assert "written unverified (--keep-unverified): not verified: both versions fail" in " ".join(result.output.split())
+    assert "held back" not in result.output

@@ -243,7 +243,10 @@ def test_cache_dir_is_relative_to_the_pyproject_and_clean_refuses_a_directory_it
     assert (tree / "a" / "resnet_block.py").is_file()
     (tree / "pyproject.toml").write_text("[tool.bnfix]\ncache-dir = 3\n")
     result = _invoke("check", "--no-progress", str(tree))
-    assert result.exit_code == 2 and "cache-dir must be a path" in result.stderr
+    assert result.exit_code == 2 and "cache-dir: must be a string, not 3" in result.stderr
+    (tree / "pyproject.toml").write_text('[tool.bnfix]\ncache-dir = " "\n')
+    result = _invoke("check", "--no-progress", str(tree))
+    assert result.exit_code == 2 and "cache-dir must be a path, not an empty string" in result.stderr
 
 
 def test_an_unwritable_cache_never_fails_a_run(tree: Path) -> None:

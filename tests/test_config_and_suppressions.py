@@ -17,7 +17,7 @@ def test_nearest_pyproject_with_a_bnfix_table_wins(tmp_path):
     assert find_pyproject(nested) == tmp_path / "pyproject.toml"
     settings = load_settings([nested], {"select": None})
     assert settings.policy is PlacementPolicy.PRE
-    assert settings.select == ("BNF1",)
+    assert settings.select == ("BNF101", "BNF102", "BNF103", "BNF104")  # the prefix, resolved against the catalogue
     assert settings.keras_version == (3, 13)
     assert load_settings([nested], {"policy": PlacementPolicy.POST}).policy is PlacementPolicy.POST
 

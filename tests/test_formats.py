@@ -148,7 +148,8 @@ def test_after_apply_sarif_reports_what_remains_without_fixes(script):
     log = json.loads(result.stdout)
     jsonschema.validate(log, SARIF_LOG)
     remaining = log["runs"][0]["results"]
-    assert sorted(r["ruleId"] for r in remaining) == ["BNF202", "BNF301"]
+    # BNF101 and BNF102 leave the two BN layers adjacent; the second sets momentum, so BNF104 only reports.
+    assert sorted(r["ruleId"] for r in remaining) == ["BNF104", "BNF202", "BNF301"]
     assert not any("fixes" in r for r in remaining)
 
 
@@ -244,3 +245,25 @@ def test_text_edits_rebuild_the_fixed_text(before, after):
         for e in text_edits(before, after)
     ]
     assert apply_replacements(before, replacements) == after
+
+
+TINY_BATCHES = "from tensorflow import keras\nmodel = keras.Sequential([keras.layers.Dense(4), keras.layers.BatchNormalization()])\nmodel.fit(x, y, batch_size=2)\n"
+
+
+def test_sarif_levels_are_error_for_rules_with_a_repair_and_warning_for_report_only_ones(tmp_path):
+    path = tmp_path / "tiny.py"
+    path.write_text(TINY_BATCHES)
+    run = sarif_of(str(path))["runs"][0]
+    levels = {result["ruleId"]: result["level"] for result in run["results"]}
+    assert levels == {"BNF103": "error", "BNF204": "warning"}
+    defaults = {rule["id"]: rule["defaultConfiguration"]["level"] for rule in run["tool"]["driver"]["rules"]}
+    assert defaults["BNF204"] == "warning"
+    assert {level for code, level in defaults.items() if code != "BNF204"} == {"error"}
+
+
+def test_github_annotations_use_the_same_levels(tmp_path):
+    path = tmp_path / "tiny.py"
+    path.write_text(TINY_BATCHES)
+    result = runner.invoke(app, ["check", "--format", "github", str(path)])
+    commands = [line.split(" ", 1)[0] for line in result.stdout.splitlines()]
+    assert commands == ["::error", "::warning"]

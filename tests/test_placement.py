@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
-from tests.helpers import assert_fix, codes_found
+from bnfix.engine import check_source
+from tests.helpers import assert_fix, codes_found, settings_for
 
 HEADER = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
 
@@ -370,3 +373,104 @@ def test_several_violations_in_one_chain_are_all_fixed():
     after = HEADER + "m = keras.Sequential([\n" + swapped * 5 + "    layers.Dense(1),\n])\n"
     assert len(codes_found(before, "BNF101")) == 5
     assert_fix(before, after, "BNF101")
+
+
+# ------------------------------------------------------------------------------------------ the bias follows BN
+
+# (layer without its bias, the same layer with it): under `post` BN stops following the layer, so the bias returns.
+BIAS_LAYERS = [
+    ("layers.Dense(64, use_bias=False)", "layers.Dense(64)"),
+    ("layers.Conv2D(32, 3, use_bias=False)", "layers.Conv2D(32, 3)"),
+    ("layers.SeparableConv2D(32, (3, 3), padding='same', use_bias=False)", "layers.SeparableConv2D(32, (3, 3), padding='same')"),
+]
+BIAS_SHAPES = {
+    "sequential": "model = keras.Sequential([\n    {layer},\n    {first},\n    {second},\n])\n",
+    "add": "model = keras.Sequential()\nmodel.add({layer})\nmodel.add({first})\nmodel.add({second})\n",
+    "functional": "x = {layer}(inputs)\nx = {first}(x)\nx = {second}(x)\n",
+}
+BN, RELU = "layers.BatchNormalization()", 'layers.Activation("relu")'
+
+
+def _shape(shape: str, layer: str, first: str, second: str) -> str:
+    return HEADER + BIAS_SHAPES[shape].format(layer=layer, first=first, second=second)
+
+
+@pytest.mark.parametrize("shape", BIAS_SHAPES)
+@pytest.mark.parametrize(("without_bias", "with_bias"), BIAS_LAYERS)
+def test_under_post_moving_bn_after_the_activation_restores_the_bias(shape, without_bias, with_bias):
+    before = _shape(shape, without_bias, BN, RELU)
+    after = _shape(shape, with_bias, RELU, BN)
+    assert_fix(before, after, "BNF101")
+    (found,) = check_source(before, settings_for("BNF101")).diagnostics
+    assert found.fix_description.endswith("and restore " + with_bias.split("(")[0].split(".")[1] + "'s bias, which BN no longer follows")
+
+
+@pytest.mark.parametrize("shape", BIAS_SHAPES)
+@pytest.mark.parametrize(("without_bias", "with_bias"), BIAS_LAYERS)
+def test_under_pre_the_bias_is_left_as_it_is(shape, without_bias, with_bias):
+    # BN now follows the layer and cancels its bias: dropping one is BNF103's (unsafe) business, not BNF101's.
+    assert_fix(_shape(shape, without_bias, RELU, BN), _shape(shape, without_bias, BN, RELU), "BNF101", policy="pre")
+    assert_fix(_shape(shape, with_bias, RELU, BN), _shape(shape, with_bias, BN, RELU), "BNF101", policy="pre")
+
+
+def test_a_bias_removed_in_a_call_spread_over_lines_takes_its_line_with_it():
+    before = HEADER + """\
+model = keras.Sequential([
+    layers.Conv2D(
+        32,
+        3,
+        use_bias=False,
+    ),
+    layers.BatchNormalization(),
+    layers.ReLU(),
+])
+"""
+    after = HEADER + """\
+model = keras.Sequential([
+    layers.Conv2D(
+        32,
+        3,
+    ),
+    layers.ReLU(),
+    layers.BatchNormalization(),
+])
+"""
+    assert_fix(before, after, "BNF101")
+
+
+def test_nested_calls_restore_the_bias_inside_the_moved_expression():
+    before = HEADER + "y = layers.ReLU()(layers.BatchNormalization()(layers.Dense(8, use_bias=False)(x)))\n"
+    after = HEADER + "y = layers.BatchNormalization()(layers.ReLU()(layers.Dense(8)(x)))\n"
+    assert_fix(before, after, "BNF101")
+
+
+def test_a_subclassed_model_restores_the_bias_in_init():
+    before = HEADER + textwrap.dedent(
+        """\
+        class Block(keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.conv = layers.Conv2D(8, 3, use_bias=False)
+                self.bn = layers.BatchNormalization()
+
+            def call(self, x):
+                return tf.nn.relu(self.bn(self.conv(x)))
+        """
+    )
+    after = before.replace("layers.Conv2D(8, 3, use_bias=False)", "layers.Conv2D(8, 3)").replace(
+        "tf.nn.relu(self.bn(self.conv(x)))", "self.bn(tf.nn.relu(self.conv(x)))"
+    )
+    assert_fix("import tensorflow as tf\n" + before, "import tensorflow as tf\n" + after, "BNF101")
+
+
+@pytest.mark.parametrize("bias", ["use_bias=use_bias", "use_bias=not batch_norm"])
+def test_a_bias_given_by_an_expression_is_reported_without_a_fix(bias):
+    source = HEADER + f"def build(use_bias, batch_norm):\n    return keras.Sequential([layers.Dense(8, {bias}), {BN}, {RELU}])\n"
+    (found,) = check_source(source, settings_for("BNF101")).diagnostics
+    assert found.fix_safety is None
+    assert_fix(source, source, "BNF101")
+
+
+def test_an_explicit_bias_stays():
+    before = HEADER + f"m = keras.Sequential([layers.Dense(8, use_bias=True), {BN}, {RELU}])\n"
+    assert_fix(before, before.replace(f"{BN}, {RELU}", f"{RELU}, {BN}"), "BNF101")

@@ -701,6 +701,122 @@ def test_raw_data_of_another_model_is_not_compared():
     assert_untouched(source, "BNF403")
 
 
+# ------------------------------------------------------------------- BNF403/BNF404 a scaled split overwritten by a raw one
+
+OVERWRITTEN_SPLIT = """\
+    import numpy as np
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.model_selection import train_test_split
+
+    scaler = StandardScaler()
+    X_scaled = scaler.fit_transform(X)
+    X_train, X_test, y_train, y_test = train_test_split(X_scaled, y, test_size=0.2)
+    # try another seed
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=42)
+    model.fit(X_train, y_train, epochs=10)
+    model.evaluate(X_test, y_test)
+    """
+
+
+def test_raw_split_overwriting_a_scaled_one_is_reported_as_raw_training_data():
+    assert messages(OVERWRITTEN_SPLIT, "BNF4") == [
+        "train_test_split(X, ...) overwrites X_train, X_test, y_train, y_test, split from scaled X_scaled at line 7, "
+        "so model.fit() trains on raw X; split X_scaled once"
+    ]
+
+
+def test_bnf404_does_not_repair_the_dead_split_and_leave_the_live_one_raw():
+    """Without --unsafe-fixes nothing may change: moving the scaling after the dead split would leave the model
+    training on the raw split below it, and still look repaired."""
+    assert codes_found(OVERWRITTEN_SPLIT, "BNF404") == []
+    assert fixed(OVERWRITTEN_SPLIT, "BNF4") == textwrap.dedent(OVERWRITTEN_SPLIT)
+
+
+def test_unsafe_fix_keeps_the_live_split_on_scaled_data_then_bnf404_moves_the_scaling():
+    assert_fix(
+        OVERWRITTEN_SPLIT,
+        """\
+        import numpy as np
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.model_selection import train_test_split
+
+        scaler = StandardScaler()
+        # try another seed
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=42)
+        X_train = scaler.fit_transform(X_train)
+        X_test = scaler.transform(X_test)
+        model.fit(X_train, y_train, epochs=10)
+        model.evaluate(X_test, y_test)
+        """,
+        "BNF4",
+        unsafe_fixes=True,
+    )
+
+
+def test_overwrite_without_a_model_says_only_that_later_code_sees_raw_data():
+    source = """\
+        from sklearn.preprocessing import MinMaxScaler
+        from sklearn.model_selection import train_test_split
+
+        X_scaled = MinMaxScaler().fit_transform(X)
+        X_train, X_test, y_train, y_test = train_test_split(X_scaled, y)
+        X_train, X_test, y_train, y_test = train_test_split(X, y)
+        """
+    assert messages(source, "BNF403") == [
+        "train_test_split(X, ...) overwrites X_train, X_test, y_train, y_test, split from scaled X_scaled at line 5, "
+        "so the code after it uses raw X; split X_scaled once"
+    ]
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        "print(X_train.shape)\n",  # read in line
+        "if X_train.shape[0] > 10:\n    print('big')\n",  # read in a branch the analysis does not follow
+        "def summary():\n    return X_test.mean()\n",  # a function that may read it when called
+    ],
+)
+def test_split_read_before_the_second_split_is_not_overwritten(between):
+    """The scaled split was used for something before the raw one replaced it: no overwrite finding, and BNF404
+    reports (and repairs) the leak of the first split as usual."""
+    source = (
+        "from sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split\n\n"
+        "X_scaled = StandardScaler().fit_transform(X)\n"
+        "X_train, X_test, y_train, y_test = train_test_split(X_scaled, y)\n"
+        + between
+        + "X_train, X_test, y_train, y_test = train_test_split(X, y)\n"
+    )
+    assert not any("overwrites" in m for m in messages(source, "BNF4"))
+    assert "BNF404" in codes_found(source, "BNF4")
+
+
+def test_splitting_the_scaled_data_twice_is_not_raw():
+    source = """\
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.model_selection import train_test_split
+
+        scaler = StandardScaler()
+        X_train, X_test, y_train, y_test = train_test_split(X, y)
+        X_train = scaler.fit_transform(X_train)
+        X_test = scaler.transform(X_test)
+        X_train, X_val, y_train, y_val = train_test_split(X_train, y_train)
+        model.fit(X_train, y_train, validation_data=(X_val, y_val))
+        """
+    assert_untouched(source)
+
+
+def test_a_split_that_only_partly_overwrites_the_scaled_one_is_not_reported():
+    source = """\
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.model_selection import train_test_split
+
+        X_scaled = StandardScaler().fit_transform(X)
+        X_train, X_test, y_train, y_test = train_test_split(X_scaled, y)
+        X_train, X_val, y_train, y_val = train_test_split(X, y)
+        """
+    assert not any("overwrites" in m for m in messages(source, "BNF4"))
+
+
 # --------------------------------------------------------------------------------- BNF404 scaler fit before the split
 
 

@@ -20,34 +20,32 @@ from bnfix.verify.compare import (
     Verdict,
     compare_metric,
     judge,
+    judge_update_count,
     run_metrics,
     summarize,
 )
 from bnfix.verify.report import Row, build_rows, format_summary, json_document, write_json
-from bnfix.verify.runner import (
-    CopyTooLarge,
-    RunOptions,
-    _child_environment,
-    plan_script,
-    run_plans,
-    stage_copy,
-)
+from bnfix.verify.runner import RunOptions, _child_environment, plan_script, run_plans
 
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def run(seed=0, status="ok", train=None, val=None, test=None, gap=None, stat=None, error=None) -> dict:
-    """A harness record with the numbers the comparison reads."""
-    final = {key: value for key, value in (("loss", train), ("val_loss", val)) if value is not None}
+def run(
+    seed=0, status="ok", train=None, val=None, test=None, gap=None, stat=None, error=None, start=10.0, shift=None,
+    test_acc=None,
+) -> dict:
+    """A harness record with the numbers the comparison reads; its model learned (loss 10 -> 1) unless told."""
+    final = {"loss": 1.0 if train is None else train, **({"val_loss": val} if val is not None else {})}
     probe = None if gap is None else {"bn_layers": 1, "inference_gap": gap, "moving_stat_error": stat}
+    results = {key: value for key, value in (("loss", test), ("accuracy", test_acc)) if value is not None}
     return {
         "seed": seed,
         "status": status,
         "error": error or ({"type": "ValueError", "message": "boom"} if status != "ok" else None),
-        "fits": [{"model": "m#1", "final": final, "probe": probe}] if status == "ok" else [],
-        "evaluations": [{"model": "m#1", "results": {"loss": test}}] if test is not None else [],
+        "fits": [{"model": "m#1", "final": final, "probe": probe, "first_batch_loss": start}] if status == "ok" else [],
+        "evaluations": [{"model": "m#1", "results": results, "input_shift": shift}] if results or shift is not None else [],
         "predictions": [],
-    }
+    }  # fmt: skip
 
 
 def runs(**metrics) -> list[dict]:
@@ -126,7 +124,10 @@ def test_run_metrics_read_the_last_fit_evaluation_and_probe():
     assert run_metrics(record) == {
         "train_loss": 1.0,
         "val_loss": 2.0,
+        "val_accuracy": None,
         "test_loss": 3.0,
+        "test_accuracy": None,
+        "input_shift": None,
         "inference_gap": 0.9,
         "moving_stat_error": 0.8,
     }
@@ -147,12 +148,26 @@ def test_new_crash_is_a_regression():
     assert judgement.verdict is Verdict.NEW_CRASH and judgement.verdict.is_regression
 
 
-def test_timeout_after_counts_as_failing():
-    assert judge(runs(test=[1.0, 1.1]), [run(0, "timeout"), run(1, "timeout")]).verdict is Verdict.NEW_CRASH
+def test_a_timeout_is_reported_with_the_epochs_it_completed_never_as_a_crash():
+    timed_out = [dict(run(seed, "timeout"), fits=[{"model": "m#1", "epochs": 3, "final": {"loss": 2.0}}]) for seed in (0, 1)]
+    judgement = judge(runs(test=[1.0, 1.1]), timed_out)
+    assert judgement.verdict is Verdict.TIMED_OUT and not judgement.verdict.is_regression
+    assert judgement.reason == "the repaired version timed out after 3 epochs"
+    assert judge(timed_out, timed_out).reason == "both versions timed out after 3 epochs"
 
 
-def test_both_crashing_still_crashes():
-    assert judge([run(0, "crash")], [run(0, "crash")]).verdict is Verdict.STILL_CRASHES
+def test_both_failing_for_the_same_reason_is_not_verified_and_says_why():
+    missing = {"type": "FileNotFoundError", "message": "data/train.csv not found."}
+    judgement = judge([run(0, "crash", error=missing)] * 2, [run(0, "crash", error=missing)] * 2)
+    assert judgement.verdict is Verdict.NOT_VERIFIED and judgement.verdict.is_unverified
+    assert judgement.reason == "both versions fail with FileNotFoundError: data/train.csv not found."
+
+
+def test_both_failing_for_different_reasons_still_crashes():
+    other = {"type": "ImportError", "message": "No module named 'wandb'"}
+    judgement = judge([run(0, "crash")], [run(0, "crash", error=other)])
+    assert judgement.verdict is Verdict.STILL_CRASHES and judgement.verdict.is_unverified
+    assert "original: ValueError: boom" in judgement.reason and "repaired: ImportError" in judgement.reason
 
 
 def test_a_run_that_could_not_start_is_an_error_not_a_verdict():
@@ -177,11 +192,47 @@ def test_unchanged_held_out_loss_is_no_significant_change_even_with_a_better_gap
     assert "inference gap lower" in judgement.reason
 
 
-def test_without_held_out_loss_the_inference_gap_decides():
+def test_without_held_out_loss_the_inference_gap_decides_and_says_so():
     before = runs(train=[0.1, 0.1], gap=[0.7, 0.69])
     after = runs(train=[0.1, 0.1], gap=[0.2, 0.21])
     judgement = judge(before, after)
     assert (judgement.verdict, judgement.judged_on) == (Verdict.IMPROVED, "inference_gap")
+    assert judgement.reason == "inference gap lower; judged on BN behaviour alone (no held-out metric)"
+
+
+def test_a_model_that_did_not_learn_gets_no_verdict_from_its_inference_gap():
+    # Random labels for a handful of updates: the loss stays where it started, the gap means nothing.
+    before = runs(train=[0.69, 0.70], gap=[0.7, 0.69], start=[0.70, 0.70])
+    after = runs(train=[0.69, 0.70], gap=[0.2, 0.21], start=[0.70, 0.70])
+    judgement = judge(before, after)
+    assert judgement.verdict is Verdict.DID_NOT_LEARN and judgement.verdict.is_unverified
+    assert judgement.reason == "training loss 0.7 → 0.69, within 5% of where it started"
+
+
+def test_accuracy_at_chance_is_not_learning():
+    record = run(0, train=0.2)
+    record["fits"][0]["final"]["accuracy"] = 0.51
+    record["fits"][0]["label_majority"] = 0.5
+    judgement = judge([record, record], [record, record])
+    assert judgement.verdict is Verdict.DID_NOT_LEARN
+    assert "no better than always answering the majority class (0.5)" in judgement.reason
+
+
+def test_held_out_accuracy_is_higher_is_better():
+    judgement = judge(runs(test_acc=[0.6, 0.61]), runs(test_acc=[0.9, 0.91]))
+    assert (judgement.verdict, judgement.judged_on, judgement.reason) == (
+        Verdict.IMPROVED, "test_accuracy", "test accuracy higher"
+    )  # fmt: skip
+
+
+def test_a_predict_only_script_is_judged_on_the_input_shift():
+    judgement = judge(runs(shift=[49.5, 49.4], gap=[0.1, 0.1]), runs(shift=[0.09, 0.1], gap=[0.1, 0.1]))
+    assert (judgement.verdict, judgement.judged_on) == (Verdict.IMPROVED, "input_shift")
+
+
+def test_all_nan_metrics_are_not_measured():
+    judgement = judge(runs(train=[math.nan, math.nan]), runs(train=[math.nan, math.nan]))
+    assert judgement.verdict is Verdict.NOT_MEASURED and "every metric is NaN" in judgement.reason
 
 
 def test_validation_loss_decides_before_the_gap_and_the_training_loss():
@@ -192,8 +243,32 @@ def test_validation_loss_decides_before_the_gap_and_the_training_loss():
     assert judgement.verdict.is_regression
 
 
-def test_nothing_recorded_is_no_significant_change():
-    assert judge([run(0)], [run(0)]).verdict is Verdict.NO_CHANGE
+def test_nothing_recorded_is_not_measured():
+    empty = dict(run(0), fits=[])
+    judgement = judge([empty], [empty])
+    assert judgement.verdict is Verdict.NOT_MEASURED
+    assert judgement.reason == "nothing recorded: no fit, evaluate, predict or *_on_batch call"
+
+
+def update_run(ran: int, own: int, test: float) -> dict:
+    record = run(0, test=test)
+    record["fits"][0].update(updates=ran, budget={"script_updates": own})
+    return record
+
+
+def test_bnf203_judged_below_the_scripts_own_update_count_is_not_representative():
+    before, after = [update_run(4, 40, 1.0), update_run(4, 40, 1.1)], [update_run(4, 40, 0.1), update_run(4, 40, 0.11)]
+    judgement = judge_update_count(judge(before, after), before, budget_active=True)
+    assert judgement.verdict is Verdict.NOT_REPRESENTATIVE and judgement.updates == {"run": 4, "script": 40}
+    assert judgement.reason.startswith("BNF203 depends on the number of updates: the budget ran 4 of the script's own 40")
+    assert "measured: improved" in judgement.reason
+
+
+def test_bnf203_judged_at_the_scripts_own_update_count_keeps_its_verdict():
+    before, after = [update_run(40, 40, 1.0), update_run(40, 40, 1.1)], [update_run(40, 40, 0.1), update_run(40, 40, 0.11)]
+    judgement = judge_update_count(judge(before, after), before, budget_active=True)
+    assert judgement.verdict is Verdict.IMPROVED
+    assert judgement.reason.endswith("judged at the script's own 40 updates")
 
 
 # ------------------------------------------------------------------------------------------- the probe's formulas
@@ -301,28 +376,6 @@ def test_plan_repairs_like_apply_and_one_variant_per_policy(tmp_path):
     every = plan_script(script, Settings(), list(PlacementPolicy))
     assert [v.policy for v in every.variants] == ["post"]  # pre and keep leave this order alone
     assert script.read_text() == PLACEMENT
-
-
-def test_copy_keeps_data_files_and_writes_the_repair_only_into_the_copy(tmp_path):
-    project = tmp_path / "project"
-    (project / "data").mkdir(parents=True)
-    (project / "data" / "train.csv").write_text("1,2\n")
-    (project / ".git").mkdir()
-    (project / ".git" / "big").write_bytes(b"x" * 10_000)
-    script = project / "train.py"
-    script.write_text("original\n")
-    copy = stage_copy(script, tmp_path / "copy", 5_000, "repaired\n", None)
-    assert copy.read_text() == "repaired\n" and script.read_text() == "original\n"
-    assert (copy.parent / "data" / "train.csv").read_text() == "1,2\n"
-    assert not (copy.parent / ".git").exists()  # skipped, and not counted against the limit
-
-
-def test_a_directory_over_the_copy_limit_is_refused_with_the_way_out(tmp_path):
-    (tmp_path / "weights.bin").write_bytes(b"\0" * 4096)
-    script = tmp_path / "train.py"
-    script.write_text("pass\n")
-    with pytest.raises(CopyTooLarge, match="--max-copy-mb"):
-        stage_copy(script, tmp_path / "copy", 1024, None, None)
 
 
 def test_copy_limit_failure_is_an_error_row_without_starting_tensorflow(tmp_path):

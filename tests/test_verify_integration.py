@@ -142,8 +142,9 @@ def test_placement_fixture_runs_both_ways_and_reports_a_measured_verdict(verifie
 
 def test_exit_code_follows_the_verdicts(verified):
     result, document, rows, _ = verified
-    regression = any(script["verdict"] in ("worse", "new crash") for script in rows.values())
-    assert result.returncode == document["exit_code"] == (3 if regression else 0), result.stderr[-2000:]
+    outcomes = {script["outcome"] for script in rows.values()}
+    expected = 3 if "regression" in outcomes else 4 if "unverified" in outcomes else 0
+    assert result.returncode == document["exit_code"] == expected, result.stderr[-2000:]
 
 
 def test_the_parent_process_never_imports_tensorflow_or_keras(verified):

@@ -3,11 +3,15 @@
 Straight-line code only. An assignment counts when the block it sits in encloses the point of use, so it has
 certainly run; a name last bound in another branch, by a loop, an augmented assignment, a parameter or an
 import has no knowable value here, and rules that need one say nothing.
+
+Simple constants (`activation = "relu"`, assigned once in the module or a function and never rebound anywhere,
+`global` statements included) are known everywhere they are read after the assignment, in nested functions too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator
 
 import libcst as cst
@@ -66,6 +70,45 @@ class Bindings:
         if last.binding is None or last.block is None:
             return None
         return last.binding if last.block in set(self.index.ancestors(node)) else None
+
+    def constant(self, name: cst.Name) -> cst.BaseExpression | None:
+        """The literal a read of `name` certainly sees when the name is a simple constant: bound by exactly one plain
+        `name = <literal>` in its scope (the function, else the module), never rebound by anything (a second
+        assignment, `+=`, a loop, `with ... as`, a parameter, `del`, a `global` statement in some function), and the
+        assignment ran before the read. A value that is computed (a call, an operation, another name) is not one."""
+        enclosing = list(self.index.ancestors(name))
+        if any(isinstance(a, (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)) for a in
+               enclosing[: next((i for i, a in enumerate(enclosing) if isinstance(a, cst.FunctionDef)), None)]):
+            return None  # a lambda parameter or comprehension variable may shadow it
+        scopes = [*(a for a in enclosing if isinstance(a, cst.FunctionDef)), self.ctx.module]
+        depth, events = next(((d, self._scope_events(s)[name.value]) for d, s in enumerate(scopes)
+                              if self._scope_events(s).get(name.value)), (0, []))
+        if len(events) != 1 or name.value in self._global_names:
+            return None
+        binding = events[0].binding
+        if binding is None or binding.index is not None or not _literal(binding.value):
+            return None
+        if depth == 0:  # read in the scope that assigns it: after the assignment, in a block that encloses the read
+            return binding.value if self.before(name.value, name) is binding else None
+        # Read in a nested function: the assignment sits at the top of its scope, before the function is defined.
+        scope, function = scopes[depth], scopes[depth - 1]
+        top_level = events[0].block is (scope.body if isinstance(scope, cst.FunctionDef) else scope)
+        return binding.value if top_level and self.index.start(binding.statement) < self.index.start(function) else None
+
+    @cached_property
+    def _global_names(self) -> frozenset[str]:
+        """Names some function declares `global` (or `nonlocal`): it may rebind them whenever it is called."""
+        found: set[str] = set()
+
+        class _Declarations(cst.CSTVisitor):
+            def visit_Global(self, node: cst.Global) -> None:
+                found.update(item.name.value for item in node.names)
+
+            def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+                found.update(item.name.value for item in node.names)
+
+        self.ctx.module.visit(_Declarations())
+        return frozenset(found)
 
     def _scope_events(self, scope: cst.CSTNode) -> dict[str, list[_Event]]:
         key = id(scope)
@@ -142,11 +185,30 @@ class _BindingCollector(cst.CSTVisitor):
         if node.name is not None:
             self._unknown_targets(node.name.name, node)
 
+    def visit_Del(self, node: cst.Del) -> None:
+        self._unknown_targets(node.target, node)
+
     def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
         bound = node.asname.name if node.asname is not None else node.name
         while isinstance(bound, cst.Attribute):  # `import a.b` binds `a`
             bound = bound.value
         self._unknown_targets(bound, node)
+
+
+def _literal(node: cst.BaseExpression) -> bool:
+    """A value written out in the source: a string, a number, `None`/`True`/`False`, or a dotted reference such as
+    `tf.nn.relu` (naming a function computes nothing)."""
+    if isinstance(node, (cst.SimpleString, cst.Integer, cst.Float)):
+        return True
+    if isinstance(node, cst.Name):
+        return node.value in ("None", "True", "False")
+    return isinstance(node, cst.Attribute) and isinstance(_attribute_root(node), cst.Name)
+
+
+def _attribute_root(node: cst.BaseExpression) -> cst.BaseExpression:
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node
 
 
 def _plain_targets(target: cst.BaseExpression) -> list[tuple[str, int | None]]:

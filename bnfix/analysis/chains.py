@@ -6,8 +6,9 @@
   `Activation("relu")(BatchNormalization()(x))`, activation functions (`tf.nn.relu(x)`) included
 - subclassed models: layers assigned to `self.name` in `__init__`, applied in `call`
 
-Every shape offers the same two edits, so a rule reasons about layer order once: `swap(i)` exchanges steps i
-and i+1, `split_activation(i, j, ...)` removes the fused activation of step i and applies it after step j.
+Every shape offers the same edits, so a rule reasons about layer order once: `swap(i)` exchanges steps i
+and i+1, `split_activation(i, j, ...)` removes the fused activation of step i and applies it after step j, and
+`remove(i)` drops step i.
 Only statements that follow each other in one block form a chain: layers in different `if` branches or loop
 bodies never do.
 """
@@ -20,6 +21,7 @@ from typing import Callable, Iterator, Sequence
 import libcst as cst
 
 from bnfix.fixes.call_edits import remove_arg, replace_first_arg
+from bnfix.analysis.bindings import bindings
 from bnfix.analysis.layers import LayerInfo, StepKind, activation_function, classify_constructor
 from bnfix.analysis.names import dotted_name
 
@@ -52,9 +54,38 @@ class Chain:
         """Drop step i's fused activation and apply `activation_layer` right after step j."""
         raise NotImplementedError
 
+    def remove(self, i: int) -> Changes | None:
+        """Drop step i, its input flowing straight to what follows; None when this chain cannot do it safely."""
+        raise NotImplementedError
+
     def edit_constructor(self, step: Step, new_constructor: cst.Call) -> Changes:
         assert step.constructor is not None
         return {step.constructor: new_constructor}
+
+    def with_constructor_edit(self, changes: Changes, step: Step, new_constructor: cst.Call) -> Changes:
+        """`changes` plus replacing `step`'s constructor, inside a replacement that already holds it if one does.
+
+        A nested-call swap (`relu(BN(Dense(...)(x)))`) replaces the whole expression the constructor sits in;
+        a separate entry for the constructor would be lost under it.
+        """
+        assert step.constructor is not None
+        merged = dict(changes)
+        for key, replacement in changes.items():
+            if isinstance(replacement, cst.CSTNode) and _holds(replacement, step.constructor):
+                merged[key] = replacement.deep_replace(step.constructor, new_constructor)
+                return merged
+        merged.update(self.edit_constructor(step, new_constructor))
+        return merged
+
+
+def _holds(tree: cst.CSTNode, node: cst.CSTNode) -> bool:
+    stack = [tree]
+    while stack:
+        current = stack.pop()
+        if current is node:
+            return True
+        stack.extend(current.children)
+    return False
 
 
 def without_activation(step: Step) -> cst.Call:
@@ -100,10 +131,33 @@ class ListChain(Chain):
         if not isinstance(separator, cst.Comma):
             separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
         separator = _with_trailing(separator, cst.TrailingWhitespace())
+        if isinstance(separator.whitespace_after, cst.ParenthesizedWhitespace):  # not the comments above the next layer
+            separator = separator.with_changes(whitespace_after=separator.whitespace_after.with_changes(empty_lines=()))
         new_element = cst.Element(value=activation_layer, comma=target.comma)
         changes: Changes = {self.elements[i].value: without_activation(self.steps[i])}
         changes[target] = cst.FlattenSentinel([target.with_changes(comma=separator), new_element])
         return changes
+
+
+    def remove(self, i: int) -> Changes:
+        element = self.elements[i]
+        if i == len(self.elements) - 1 and i > 0:  # the new last element takes over the removed one's comma
+            previous = self.elements[i - 1]
+            return {previous: previous.with_changes(comma=element.comma), element: cst.RemovalSentinel.REMOVE}
+        return {element: cst.RemovalSentinel.REMOVE}
+
+
+def _remove_statement(statements: Sequence[cst.SimpleStatementLine], i: int) -> Changes | None:
+    """Remove statement i of consecutive `statements`; the comments and blank lines above it move to the next one."""
+    removed = statements[i]
+    changes: Changes = {removed: cst.RemovalSentinel.REMOVE}
+    if not removed.leading_lines:
+        return changes
+    if i + 1 >= len(statements):
+        return None if any(line.comment is not None for line in removed.leading_lines) else changes
+    following = statements[i + 1]
+    changes[following] = following.with_changes(leading_lines=[*removed.leading_lines, *following.leading_lines])
+    return changes
 
 
 @dataclass
@@ -130,6 +184,10 @@ class AddChain(Chain):
             step.constructor: without_activation(step),
             target: cst.FlattenSentinel([target, new_statement]),
         }
+
+
+    def remove(self, i: int) -> Changes | None:
+        return _remove_statement(self.statements, i)
 
 
 @dataclass
@@ -182,6 +240,18 @@ class FunctionalChain(Chain):
             changes[target.call] = cst.Call(func=activation_layer, args=[wrapped_input])
         return changes
 
+    def remove(self, i: int) -> Changes | None:
+        application = self.applications[i]
+        applied_to = application.call.args[0].value
+        name = self.target_names.get(id(application.statement))
+        nested = i > 0 and self.applications[i - 1].statement is application.statement
+        if not application.outermost or nested or name is None:  # f(layer(g(x))) -> f(g(x)); `return layer(x)`
+            return {application.call: applied_to}
+        if not (isinstance(applied_to, cst.Name) and applied_to.value == name):
+            return None  # `y = layer(x)` would have to become `y = x`
+        statements = _statement_run(self.applications)
+        return _remove_statement(statements, statements.index(application.statement))
+
     def _intermediate_private(self, first: cst.SimpleStatementLine, second: cst.SimpleStatementLine) -> bool:
         """Swapping across statements changes what the first one's name holds: only if nothing else reads it."""
         name, next_name = self.target_names.get(id(first)), self.target_names.get(id(second))
@@ -190,6 +260,15 @@ class FunctionalChain(Chain):
         if name == next_name:
             return True
         return _count_name_loads(self.scope, name) <= 1
+
+
+def _statement_run(applications: list[Application]) -> list[cst.SimpleStatementLine]:
+    """The consecutive statements a functional chain spans, each once, in order."""
+    statements: list[cst.SimpleStatementLine] = []
+    for application in applications:
+        if not statements or statements[-1] is not application.statement:
+            statements.append(application.statement)
+    return statements
 
 
 def _count_name_loads(scope: cst.CSTNode, name: str) -> int:
@@ -235,6 +314,11 @@ class _ChainFinder(cst.CSTVisitor):
         self.chains: list[Chain] = []
         self.scopes: list[cst.CSTNode] = [ctx.module]
         self.self_layers: list[dict[str, cst.Call]] = [{}]  # per enclosing class: attribute -> constructor
+        # Looked up lazily: only an activation given by a name needs the bindings (and the node index under them).
+        self._constant = lambda name: bindings(ctx).constant(name)
+
+    def _classify(self, call: cst.Call) -> LayerInfo:
+        return classify_constructor(self.ctx.imports, call, self._constant)
 
     # --- Sequential([...])
     def visit_Call(self, node: cst.Call) -> None:
@@ -250,7 +334,7 @@ class _ChainFinder(cst.CSTVisitor):
 
     def _element_step(self, element: cst.BaseElement) -> Step:
         if isinstance(element, cst.Element) and isinstance(element.value, cst.Call):
-            return Step(classify_constructor(self.ctx.imports, element.value), element.value, element.value)
+            return Step(self._classify(element.value), element.value, element.value)
         return Step(LayerInfo(StepKind.UNKNOWN, None), element, None)
 
     # --- scopes and subclassed models
@@ -287,7 +371,7 @@ class _ChainFinder(cst.CSTVisitor):
                 run.append((statement, added[1]))  # type: ignore[arg-type]
                 continue
             if len(run) >= 2:
-                steps = [Step(classify_constructor(self.ctx.imports, call), call, call) for _, call in run]
+                steps = [Step(self._classify(call), call, call) for _, call in run]
                 self.chains.append(AddChain(steps, [s for s, _ in run]))
             run = [(statement, added[1])] if added is not None else []  # type: ignore[list-item]
             receiver = added[0] if added is not None else None
@@ -354,7 +438,7 @@ class _ChainFinder(cst.CSTVisitor):
             return None
         func = call.func
         if isinstance(func, cst.Call):  # Layer(...)(x)
-            info = classify_constructor(self.ctx.imports, func)
+            info = self._classify(func)
             return Step(info, func, func) if info.kind is not StepKind.UNKNOWN else None
         attribute = dotted_name(func)
         if attribute is not None and attribute.startswith("self.") and attribute.count(".") == 1:
@@ -362,7 +446,7 @@ class _ChainFinder(cst.CSTVisitor):
             if constructor is None:
                 return None
             # The constructor sits in __init__: the step is applied here but built there.
-            return Step(classify_constructor(self.ctx.imports, constructor), func, constructor)
+            return Step(self._classify(constructor), func, constructor)
         activation = activation_function(self.ctx.imports, func)
         if activation is not None and len(call.args) == 1:
             return Step(LayerInfo(StepKind.ACTIVATION, activation, activation), func, None)

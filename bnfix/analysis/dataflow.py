@@ -4,7 +4,9 @@ Each block (the module body, each function body) is followed statement by statem
 what each scaler was fit on, which arrays were split into training and evaluation parts, and which arrays reached
 `fit`, `evaluate` and `predict` scaled or raw. `with` bodies and the `if __name__ == "__main__":` guard run once and
 are followed; any other branch, loop or `try` that touches the tracked calls ends the block, because the analysis
-would have to guess how often it ran. What a user helper returns is unknown, never raw. Roles (train, evaluation)
+would have to guess how often it ran. A split whose every output is rebound by a later split before anything reads
+it (not even a branch, a loop or a function defined in between) is marked overwritten: what follows sees only the
+later split's data. What a user helper returns is unknown, never raw. Roles (train, evaluation)
 are resolved afterwards in `bnfix.analysis.data_roles`, when all the evidence of the block is in.
 """
 
@@ -39,6 +41,8 @@ _CONCATENATIONS = frozenset({"numpy.concatenate", "numpy.vstack", "numpy.row_sta
 _DATA_LIBRARIES = frozenset(
     {"numpy", "pandas", "tensorflow", "keras", "tf_keras", "sklearn", "scipy", "torch", "torchvision"}
 )
+# Readers make new data from a file name: `pd.read_csv(path + "test.csv")` does not hold the data of `path`.
+_READERS = frozenset({"numpy.load", "numpy.loadtxt", "numpy.genfromtxt", "numpy.fromfile"})
 # Builtins and modules that may be handed a scaler without fitting it.
 # Per-sample fits in comprehensions, fits in conditional expressions: how often they ran is unknowable.
 _CONDITIONAL_EXPRESSIONS = (
@@ -88,6 +92,8 @@ class _Walker:
         self.env: dict[str, Binding] = {}
         self.order = 0
         self.statement: cst.SimpleStatementLine | None = None
+        self.read: set[int] = set()  # orders of the bindings something has read
+        self.split_bindings: dict[int, SplitEvent] = {}  # binding order -> the split whose output it holds
 
     # ---------------------------------------------------------------------------------------------- statements
 
@@ -100,6 +106,7 @@ class _Walker:
                 for small in statement.body:
                     self._small_statement(small)
             elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                self._mark_read(statement)  # a function defined here may read a split's output when called
                 self._bind_name(statement.name.value, UNKNOWN, None)
             elif _runs_once(statement):
                 for item in getattr(statement, "items", ()):
@@ -111,6 +118,7 @@ class _Walker:
                 tracked, written = _compound_summary(statement, self.imports)
                 if tracked:
                     return False
+                self._mark_read(statement)
                 self._forget(written)
         return True
 
@@ -128,6 +136,8 @@ class _Walker:
             self.value(node.value)
         elif isinstance(node, cst.Del):
             self._forget(_compound_summary(node, self.imports)[1])
+        else:  # `assert x_train.shape[0]`, `global x_train`: reads the analysis does not follow
+            self._mark_read(node)
 
     def _tick(self) -> int:
         self.order += 1
@@ -141,11 +151,13 @@ class _Walker:
             unpacked = len(names) == 2 * len(getattr(value, "inputs", ())) and all(isinstance(n, cst.Name) for n in names)
             if isinstance(value, SplitEvent) and unpacked:
                 value.targets = names  # type: ignore[assignment]
+                self._note_overwrite(value)
                 for position, name in enumerate(names):
                     source = value.inputs[position // 2]
                     parent = source.root if isinstance(source, Array) else None
                     root = self._root(name.value, parent, value, position, *_origin(source))  # type: ignore[union-attr]
-                    self._set(name.value, derived(source, root), self.statement)  # type: ignore[union-attr]
+                    order = self._set(name.value, derived(source, root), self.statement)  # type: ignore[union-attr]
+                    self.split_bindings[order] = value
                 return
             for index, element in enumerate(names):
                 if isinstance(value, Items) and len(value.values) == len(names):
@@ -164,12 +176,33 @@ class _Walker:
             value = Array(self._root(name, value.root, None, None, *_origin(value)), value.history)
         self._set(name, value, statement)
 
-    def _set(self, name: str, value: Value, statement: cst.SimpleStatementLine | None) -> None:
+    def _set(self, name: str, value: Value, statement: cst.SimpleStatementLine | None) -> int:
         order = self._tick()
         self.env[name] = Binding(value, statement, order)
         self.flow.rebinds.setdefault(name, []).append(order)
         if isinstance(value, Scaler):
             self.flow.scaler_names.setdefault(value, []).append((name, statement))
+        return order
+
+    def _note_overwrite(self, split: SplitEvent) -> None:
+        """`split` is about to bind its targets: an earlier split whose outputs all hold still, unread, and all get
+        rebound here, is dead from now on (`X_train, X_test = split(X_scaled)` then `X_train, X_test = split(X)`)."""
+        bindings = [self.env.get(name.value) for name in split.targets or ()]
+        earlier = {self.split_bindings.get(b.order) if b is not None else None for b in bindings}
+        if len(earlier) != 1 or None in earlier:
+            return
+        dead = earlier.pop()
+        rebound = {name.value for name in split.targets or ()}
+        if dead is None or {name.value for name in dead.targets or ()} - rebound:
+            return
+        if not any(b.order in self.read for b in bindings if b is not None):
+            dead.overwritten_by = split
+
+    def _mark_read(self, node: cst.CSTNode) -> None:
+        """Every name in `node` counts as read, for code the walk does not follow (a branch, a function body)."""
+        for name in _names(node):
+            if name in self.env:
+                self.read.add(self.env[name].order)
 
     def _root(self, name: str, parent: Root | None = None, split: SplitEvent | None = None, position: int | None = None,
               inherited: tuple = (), source_known: bool = False) -> Root:
@@ -231,6 +264,7 @@ class _Walker:
 
     def _lookup(self, name: str) -> Value:
         if name in self.env:
+            self.read.add(self.env[name].order)
             return self.env[name].value
         if name in self.imports.aliases:
             return UNKNOWN
@@ -268,6 +302,8 @@ class _Walker:
         if joined and _keyword(call, "axis") in (None, "0"):
             return Concat(args[0].values)
         library = qualified is not None and qualified.split(".")[0] in _DATA_LIBRARIES
+        if qualified in _READERS or (qualified or "").startswith("pandas.read_"):
+            return FRESH
         called = (qualified or "").split(".")[0] or (func.value if isinstance(func, cst.Name) else "")
         if not library and called not in _HARMLESS:
             self._escape(args)  # a user helper may fit whatever scaler it is given
@@ -389,6 +425,17 @@ def _runs_once(statement: cst.BaseStatement) -> bool:
             and test.comparisons[0].comparator.evaluated_value == "__main__"
         )
     return False
+
+
+def _names(node: cst.CSTNode) -> set[str]:
+    found: set[str] = set()
+
+    class _Collector(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            found.add(name.value)
+
+    node.visit(_Collector())
+    return found
 
 
 def _calls(node: cst.CSTNode) -> list[cst.Call]:

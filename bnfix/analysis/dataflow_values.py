@@ -134,6 +134,8 @@ class SplitEvent:
     inputs: list[Value]
     input_args: list[cst.Arg]
     targets: list[cst.Name] | None = None  # the Name targets, when unpacked into 2 x len(inputs) names
+    # A later split that rebinds every one of this split's targets before any of them is read: this one is dead.
+    overwritten_by: SplitEvent | None = None
 
 
 @dataclass(eq=False)

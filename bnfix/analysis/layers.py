@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Callable
 
 import libcst as cst
 
@@ -89,10 +90,21 @@ class LayerInfo:
         )
 
 
-def activation_value(imports: ImportTable, node: cst.BaseExpression | None) -> str | None | Unresolved:
-    """`"relu"` / `tf.nn.relu` / `keras.activations.relu` -> "relu"; `None` -> None; a variable -> UNRESOLVED."""
+# Resolves a name to the literal it certainly holds (`bnfix.analysis.bindings.Bindings.constant`), or None.
+ConstantLookup = Callable[[cst.Name], "cst.BaseExpression | None"]
+
+
+def activation_value(
+    imports: ImportTable, node: cst.BaseExpression | None, constant: ConstantLookup | None = None
+) -> str | None | Unresolved:
+    """`"relu"` / `tf.nn.relu` / `keras.activations.relu` -> "relu"; `None` -> None; a variable -> UNRESOLVED,
+    unless `constant` knows it as a simple constant (`activation = "relu"`, assigned once, never rebound)."""
     if node is None:
         return None
+    if isinstance(node, cst.Name) and node.value != "None" and constant is not None:
+        value = constant(node)
+        if value is not None:
+            return activation_value(imports, value)
     if isinstance(node, cst.SimpleString):
         text = node.evaluated_value
         return text.lower() if isinstance(text, str) else UNRESOLVED
@@ -115,8 +127,9 @@ def activation_function(imports: ImportTable, node: cst.BaseExpression) -> str |
     return None
 
 
-def classify_constructor(imports: ImportTable, call: cst.Call) -> LayerInfo:
-    """What kind of layer `call` (a constructor call such as `Dense(64, activation="relu")`) builds."""
+def classify_constructor(imports: ImportTable, call: cst.Call, constant: ConstantLookup | None = None) -> LayerInfo:
+    """What kind of layer `call` (a constructor call such as `Dense(64, activation="relu")`) builds; `constant`
+    resolves an activation given by a simple constant."""
     name = imports.keras_layer(call.func)
     if name is None:
         return LayerInfo(StepKind.UNKNOWN, None)
@@ -126,7 +139,7 @@ def classify_constructor(imports: ImportTable, call: cst.Call) -> LayerInfo:
         return LayerInfo(StepKind.DROPOUT, name)
     if name == "Activation":
         arg = keyword_arg(call, "activation") or next(iter(positional_args(call)), None)
-        value = activation_value(imports, arg.value if arg else None)
+        value = activation_value(imports, arg.value if arg else None, constant)
         if value is None or value is UNRESOLVED:
             return LayerInfo(StepKind.UNKNOWN, name, value)
         return LayerInfo(StepKind.ACTIVATION, name, value, arg.value if arg else None)
@@ -134,7 +147,7 @@ def classify_constructor(imports: ImportTable, call: cst.Call) -> LayerInfo:
         return LayerInfo(StepKind.ACTIVATION, name, ACTIVATION_LAYERS[name])
     if name in WEIGHTED_LAYERS:
         arg = fused_activation_arg(call, name)
-        value = activation_value(imports, arg.value) if arg else None
+        value = activation_value(imports, arg.value, constant) if arg else None
         return LayerInfo(StepKind.WEIGHTED, name, value, arg.value if arg else None, arg)
     if name in RECURRENT_LAYERS:  # the activation is internal to the cell: never reason about it
         return LayerInfo(StepKind.OTHER, name)

@@ -1,9 +1,10 @@
-"""Which BatchNormalization layers a model holds, found by following the model's name back to its definition.
+"""Which layers (BatchNormalization, Dropout, any) a model holds, found by following its name back to its definition.
 
 Four definitions are understood: `Sequential([...])` (plus later `model.add(...)` calls), functional
-`Model(inputs, outputs)` (the expressions `outputs` depends on, followed through plain assignments), an instance
-of a class defined in the module, and the return value of a function defined in the module. Anything else
-(`load_model`, an argument, an import) is an unknown model: None, and the rules that ask say nothing.
+`Model(inputs, outputs)` (the expressions `outputs` depends on, followed through plain assignments, and the
+block-building functions they call, transitively), an instance of a class defined in the module, and the return
+value of a function defined in the module. Anything else (`load_model`, an argument, an import) is an unknown
+model: None, and the rules that ask say nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from bnfix.analysis.layers import BN_LAYERS
 from bnfix.analysis.context import ModuleContext
 
 SEQUENTIAL = frozenset({"Sequential", "models.Sequential"})
-FUNCTIONAL = frozenset({"Model", "models.Model"})
+# `Functional` is what keras.applications' own builders call.
+FUNCTIONAL = frozenset({"Model", "models.Model", "Functional", "models.Functional"})
 INPUTS = frozenset({"Input", "layers.Input"})
 MAX_DEPTH = 8  # nested definitions followed (a factory returning a model built from another model...)
 MAX_TRACED = 500  # expressions followed back from a functional model's outputs
@@ -42,12 +44,21 @@ class ModelResolver:
 
     def bn_layers(self, model: cst.BaseExpression) -> list[cst.Call] | None:
         """The BatchNormalization constructor calls of the model `model` names here; None if unknown."""
+        layers = self.layers(model)
+        return None if layers is None else [call for call in layers if self.is_bn_constructor(call)]
+
+    def layers(self, model: cst.BaseExpression) -> list[cst.Call] | None:
+        """Every Keras layer constructor call of the model `model` names here, in source order; None if unknown."""
         if not isinstance(model, cst.Name):
             return None
         binding = self.bindings.before(model.value, model)
         if binding is None or binding.index is not None:
             return None
         return self._from_value(binding.value, model.value, binding.statement, model, 0)
+
+    def layers_of_value(self, value: cst.BaseExpression, name: str, statement: cst.CSTNode) -> list[cst.Call] | None:
+        """The layer constructor calls of the model `name = value` (in `statement`) builds; None if unknown."""
+        return self._from_value(value, name, statement, statement, 0)
 
     def certainly_without_bn(self, model: cst.BaseExpression) -> bool:
         """A `Sequential([...])` whose every layer is a Keras layer built in place, none of them BN."""
@@ -68,6 +79,9 @@ class ModelResolver:
 
     def is_bn_constructor(self, call: cst.Call) -> bool:
         return self.ctx.imports.keras_layer(call.func) in BN_LAYERS
+
+    def is_layer_constructor(self, call: cst.Call) -> bool:
+        return self.ctx.imports.keras_layer(call.func) is not None
 
     def is_symbolic(self, expr: cst.BaseExpression) -> bool:
         """Whether `expr` is a functional-API tensor: it depends, through names, on a `keras.Input(...)`."""
@@ -101,7 +115,7 @@ class ModelResolver:
             return None if outputs is None else self._traced([outputs.value])
         definition = self.definitions.get(value.func.value) if isinstance(value.func, cst.Name) else None
         if isinstance(definition, cst.ClassDef) and definition.bases:
-            return self._bn_constructors(definition)
+            return self.constructors_in_definitions([definition])
         if isinstance(definition, cst.FunctionDef):
             return self._returned(definition, depth + 1)
         return None
@@ -134,16 +148,17 @@ class ModelResolver:
         return added
 
     def _traced(self, roots: list[cst.BaseExpression]) -> list[cst.Call]:
-        """BN constructors in `roots` and in everything they depend on through names."""
+        """Layer constructors in `roots` and in everything they depend on through names."""
         found: dict[int, cst.Call] = {}
         seen: set[int] = set()
+        helpers: list[cst.CSTNode] = []
         work = list(roots)
         while work and len(seen) < MAX_TRACED:
             expr = work.pop()
             if id(expr) in seen:
                 continue
             seen.add(id(expr))
-            found.update((id(call), call) for call in self._bn_constructors(expr))
+            found.update((id(call), call) for call in self._constructors(expr))
             for name in loaded_names(expr):
                 binding = self.bindings.before(name.value, name)
                 if binding is not None:
@@ -151,11 +166,30 @@ class ModelResolver:
                     if isinstance(binding.value, cst.Call) and self.ctx.imports.keras_name(binding.value.func) in SEQUENTIAL:
                         work.extend(self._added_layers(name.value, binding.statement, name))
                 elif name.value in self.definitions:  # a block-building function or a layer class
-                    found.update((id(call), call) for call in self._bn_constructors(self.definitions[name.value]))
+                    helpers.append(self.definitions[name.value])
+        found.update((id(call), call) for call in self.constructors_in_definitions(helpers))
         return sorted(found.values(), key=self.index.start)
 
-    def _bn_constructors(self, node: cst.CSTNode) -> list[cst.Call]:
-        return [call for call in self.index.calls_within(node) if self.is_bn_constructor(call)]
+    def constructors_in_definitions(self, definitions: list[cst.CSTNode]) -> list[cst.Call]:
+        """Layer constructors in module-level functions and classes, and in the ones they refer to, transitively.
+
+        Model-zoo code builds a network from block functions that call other block functions
+        (`ResNet50` -> `stack` -> `block`): the layers of the innermost block are the model's too.
+        """
+        found: list[cst.Call] = []
+        done: set[int] = set()
+        work = list(definitions)
+        while work:
+            definition = work.pop()
+            if id(definition) in done:
+                continue
+            done.add(id(definition))
+            found.extend(self._constructors(definition))
+            work.extend(self.definitions[name.value] for name in _names_within(definition) if name.value in self.definitions)
+        return found
+
+    def _constructors(self, node: cst.CSTNode) -> list[cst.Call]:
+        return [call for call in self.index.calls_within(node) if self.is_layer_constructor(call)]
 
 
 def _returns(block: cst.CSTNode) -> Iterator[cst.Return]:
@@ -179,6 +213,21 @@ def _returns(block: cst.CSTNode) -> Iterator[cst.Return]:
             final = getattr(statement, "finalbody", None)
             if final is not None:
                 yield from _returns(final.body)
+
+
+def _names_within(node: cst.CSTNode) -> Iterator[cst.Name]:
+    """Names read in `node`, nested functions included (a definition's body refers to helpers anywhere in it)."""
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            yield current
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, cst.Arg):
+            stack.append(current.value)
+        else:
+            stack.extend(current.children)
 
 
 def loaded_names(expr: cst.CSTNode) -> Iterator[cst.Name]:

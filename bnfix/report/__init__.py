@@ -3,16 +3,17 @@ Actions annotations (github); diffs for reviewers."""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
-from bnfix.process import FileResult
 from bnfix.report.concise import render_concise
 from bnfix.report.github import render_github
 from bnfix.report.json import render_json
 from bnfix.report.sarif import render_sarif
 from bnfix.report.text import render_text
 
-Renderer = Callable[[Sequence[FileResult], bool, bool], str]  # (results, applied, quiet)
+# (results, applied, quiet, *, palette=PLAIN, unsafe_fixes=False): the keywords style the human formats (colour, the
+# `[*]` marker); the machine formats accept and ignore them.
+Renderer = Callable[..., str]
 
 RENDERERS: dict[str, Renderer] = {
     "text": render_text,

@@ -1,17 +1,17 @@
-"""`path:line:col: CODE message`, one finding a line: what IDE output filters and problem matchers read."""
+"""`path:line:col: CODE [*] message`, one finding a line (ruff's concise format): what IDE output filters and
+problem matchers read. In a notebook the location is `path:cell N:line:col`, the line counted within the cell."""
 
 from __future__ import annotations
 
 from typing import Sequence
 
 from bnfix.process import FileResult
+from bnfix.report.style import PLAIN, Palette
+from bnfix.report.text import finding_lines
 
 
-def render_concise(results: Sequence[FileResult], applied: bool, quiet: bool = False) -> str:
-    lines = []
-    for result in results:
-        if result.error is not None:
-            lines.append(f"{result.location(result.error.line, result.error.column)}: error: {result.error.message}")
-        for d in result.diagnostics:
-            lines.append(f"{result.location(d.line, d.column)}: {d.code} {d.message}")
-    return "\n".join(lines) + ("\n" if lines else "")
+def render_concise(
+    results: Sequence[FileResult], applied: bool, quiet: bool = False, *, palette: Palette = PLAIN, unsafe_fixes: bool = False
+) -> str:
+    lines = [line for result in results for line in finding_lines(result, applied, unsafe_fixes, palette)]
+    return "".join(line + "\n" for line in lines)

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Sequence
 
 from bnfix.process import FileResult
+from bnfix.report.markers import level_of
 
 
-def render_github(results: Sequence[FileResult], applied: bool, quiet: bool = False) -> str:
+def render_github(results: Sequence[FileResult], applied: bool, quiet: bool = False, **_styling) -> str:
     lines = []
     for result in results:
         if result.error is not None:
@@ -20,7 +21,7 @@ def render_github(results: Sequence[FileResult], applied: bool, quiet: bool = Fa
             lines.append(f"::error title={_property(title)},{where}::{_data(_prefix(result, error.line) + error.message)}")
         for d in result.diagnostics:
             where = _properties(result, d.line, d.column, d.end_line, d.end_column)
-            lines.append(f"::error title={_property(f'bnfix ({d.code})')},{where}::{_data(_prefix(result, d.line) + f'{d.code} {d.message}')}")
+            lines.append(f"::{level_of(d.code)} title={_property(f'bnfix ({d.code})')},{where}::{_data(_prefix(result, d.line) + f'{d.code} {d.message}')}")
     return "".join(line + "\n" for line in lines)
 
 

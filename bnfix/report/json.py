@@ -54,5 +54,5 @@ def _cell(result: FileResult, line: int) -> dict:
     return {} if result.notebook is None else {"cell": result.notebook.cell_location(line)[0]}
 
 
-def render_json(results: Sequence[FileResult], applied: bool, quiet: bool = False) -> str:
+def render_json(results: Sequence[FileResult], applied: bool, quiet: bool = False, **_styling) -> str:
     return json.dumps(findings_as_dicts(results), indent=2) + "\n"

@@ -4,7 +4,8 @@ The repair of a file is computed once, as a whole (fixes run to a fixed point an
 cut into text edits; each edit is given to one finding: the fixable finding whose lines it touches (safe fixes
 first), else the nearest fixable one. So every edit is offered exactly once, and applying all of a file's fixes
 gives exactly what `bnfix apply` writes. After `apply` the file is already repaired: results carry no fixes.
-Columns count Unicode code points (`columnKind`). In a notebook, regions are lines of the .ipynb file and the
+Columns count Unicode code points (`columnKind`). Levels as in report/markers.py: `error` for a
+rule with a repair, `warning` for a report-only one. In a notebook, regions are lines of the .ipynb file and the
 message names the cell; a notebook's fixes replace text in its JSON.
 """
 
@@ -19,13 +20,14 @@ from bnfix import __version__
 from bnfix.engine import Diagnostic
 from bnfix.process import FileResult
 from bnfix.report.edits import TextEdit, text_edits
+from bnfix.report.markers import rule_level
 from bnfix.rules import ALL_RULES
 from bnfix.fixes.fix import FixSafety
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def render_sarif(results: Sequence[FileResult], applied: bool, quiet: bool = False) -> str:
+def render_sarif(results: Sequence[FileResult], applied: bool, quiet: bool = False, **_styling) -> str:
     rule_index = {rule.code: index for index, rule in enumerate(ALL_RULES)}
     sarif_results = []
     notifications = []
@@ -60,7 +62,7 @@ def _driver() -> dict:
             "shortDescription": {"text": rule.summary},
             "fullDescription": {"text": rule.documentation() or rule.summary},
             "help": {"text": rule.documentation() or rule.summary},
-            "defaultConfiguration": {"level": "error"},
+            "defaultConfiguration": {"level": rule_level(rule)},
             "properties": {"fixSafety": rule.fix_safety.value if rule.fix_safety else "none"},
         }
         rules.append(descriptor)
@@ -75,7 +77,7 @@ def _result(result: FileResult, d: Diagnostic, uri: str, rule_index: dict, fix: 
     entry = {
         "ruleId": d.code,
         "ruleIndex": rule_index[d.code],
-        "level": "error",
+        "level": rule_level(ALL_RULES[rule_index[d.code]]),
         "message": {"text": message},
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": _region(result, d)}}],
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bnfix.rules.arguments import PyTorchMomentum, UnknownBNArgument
 from bnfix.rules.base import Rule
 from bnfix.rules.mode import FrozenBaseInTrainingMode, InferenceInTrainingMode
-from bnfix.rules.order import DropoutBeforeBN, RedundantBias
+from bnfix.rules.order import DropoutBeforeBN, RedundantBias, RepeatedBN
 from bnfix.rules.placement import BNPlacement
 from bnfix.rules.preprocessing import (
     AdaptOnAllData,
@@ -23,6 +23,7 @@ ALL_RULES: tuple[type[Rule], ...] = tuple(
             BNPlacement,
             DropoutBeforeBN,
             RedundantBias,
+            RepeatedBN,
             UnknownBNArgument,
             PyTorchMomentum,
             MovingStatisticsNotConverged,

@@ -11,6 +11,7 @@ from bnfix.analysis.calls import keyword_arg, positional_args
 from bnfix.fixes.call_edits import set_keyword
 from bnfix.analysis.model_layers import ModelResolver, loaded_names, model_resolver
 from bnfix.analysis.node_index import NodeIndex
+from bnfix.analysis.pretrained_bases import PretrainedBase, pretrained_base
 from bnfix.analysis.names import dotted_name
 from bnfix.analysis.context import ModuleContext
 from bnfix.fixes.fix import Fix, FixSafety
@@ -196,6 +197,10 @@ class _TrainableAssignment:
     frozen: bool
 
 
+_RESNET = "base = keras.applications.ResNet50(include_top=False)\n"
+_FROZEN_CALL = "base.trainable = False\ninputs = keras.Input((224, 224, 3))\nx = base(inputs)\n"
+
+
 class FrozenBaseInTrainingMode(Rule):
     """
     ## What it does
@@ -203,6 +208,13 @@ class FrozenBaseInTrainingMode(Rule):
     `training` argument (`features = base(inputs)`), and adds `training=False`. The freeze must come first, in
     the same function (or at module level for a module-level call), in a block that encloses the call, and no
     `base.trainable = ...` may come in between; calls on data (`base(images)`) are not functional models.
+
+    Only a base that carries pretrained BatchNormalization statistics is reported: a `keras.applications`
+    model of a family with BN built with weights (the default `weights="imagenet"`; not VGG16/VGG19, which have
+    no normalisation, nor ConvNeXt, which uses LayerNormalization), a model loaded with `load_model`, a model
+    whose weights are loaded (`base.load_weights(...)`), or a model with BN trained (`fit`) before it is
+    frozen. Left alone: a GAN's discriminator frozen for the combined model before any training, a base given
+    as an argument, a base with `weights=None`, and any model without BatchNormalization.
 
     ## Why is this bad?
     The Keras transfer-learning guide calls a frozen base with `training=False`. Freezing alone keeps its
@@ -219,8 +231,9 @@ class FrozenBaseInTrainingMode(Rule):
 
     ## Example
     ```python
+    base = keras.applications.ResNet50(include_top=False)
     base.trainable = False
-    inputs = keras.Input(shape=(160, 160, 3))
+    inputs = keras.Input(shape=(224, 224, 3))
     x = base(inputs)
     ```
 
@@ -230,34 +243,47 @@ class FrozenBaseInTrainingMode(Rule):
     ```
 
     ## Fix safety
-    Safe: while the base is frozen, Keras 3 already runs its BN layers in inference mode, so training
-    behaves as before; the argument only keeps them there after unfreezing, as the guide prescribes.
+    Safe when the base has no Dropout: while the base is frozen, Keras 3 already runs its BN layers in
+    inference mode, so training behaves as before; the argument only keeps them there after unfreezing, as the
+    guide prescribes. Unsafe when the base may contain Dropout (EfficientNet's stochastic depth, the heads of
+    MobileNet and MobileNetV3 with `include_top=True`, a loaded model whose layers the source does not show):
+    `training=False` also switches its Dropout off during fine-tuning, which the message says.
     """
 
     code = "BNF302"
     name = "frozen-base-training-mode"
-    summary = "frozen base model called without training=False in a functional model"
+    summary = "frozen pretrained base with BatchNormalization called without training=False in a functional model"
     fix_safety = FixSafety.SAFE
     needles = (b"trainable=False", b"trainable = False")
 
     VALID = [
-        Valid(_HEADER + "base.trainable = False\ninputs = keras.Input((8,))\nx = base(inputs, training=False)\n"),
+        Valid(_HEADER + _RESNET + _FROZEN_CALL.replace("base(inputs)", "base(inputs, training=False)")),
         # Not frozen (any more) when called.
-        Valid(_HEADER + "base.trainable = False\nbase.trainable = True\ninputs = keras.Input((8,))\nx = base(inputs)\n"),
+        Valid(_HEADER + _RESNET + _FROZEN_CALL.replace("base.trainable = False\n", "base.trainable = False\nbase.trainable = True\n")),
         # Called on data, not in a functional model.
-        Valid(_HEADER + "base.trainable = False\nfeatures = base(np.zeros((4, 8)))\n"),
+        Valid(_HEADER + _RESNET + "base.trainable = False\nfeatures = base(np.zeros((4, 224, 224, 3)))\n"),
         # Called before it was frozen.
-        Valid(_HEADER + "inputs = keras.Input((8,))\nx = base(inputs)\nbase.trainable = False\n"),
+        Valid(_HEADER + _RESNET + "inputs = keras.Input((224, 224, 3))\nx = base(inputs)\nbase.trainable = False\n"),
+        # No BatchNormalization (VGG), no pretrained statistics (weights=None), a model known only as a parameter.
+        Valid(_HEADER + "base = keras.applications.VGG16(include_top=False)\n" + _FROZEN_CALL),
+        Valid(_HEADER + "base = keras.applications.ResNet50(weights=None)\n" + _FROZEN_CALL),
+        Valid(_HEADER + "def head(base):\n" + "".join("    " + line + "\n" for line in _FROZEN_CALL.splitlines())),
+        # A GAN's discriminator, built here and frozen for the combined model before any training.
+        Valid(
+            _HEADER
+            + "discriminator = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])\n"
+            + "discriminator.trainable = False\nz = keras.Input((4,))\nvalid = discriminator(generator(z))\n"
+        ),
     ]
     INVALID = [
+        Invalid(_HEADER + _RESNET + _FROZEN_CALL, _HEADER + _RESNET + _FROZEN_CALL.replace("base(inputs)", "base(inputs, training=False)")),
         Invalid(
-            _HEADER + "base.trainable = False\ninputs = keras.Input((8,))\nx = base(inputs)\n",
-            _HEADER + "base.trainable = False\ninputs = keras.Input((8,))\nx = base(inputs, training=False)\n",
+            _HEADER + "base = keras.models.load_model('base.keras')\n" + _FROZEN_CALL.replace("x = base(inputs)", "x = layers.Rescaling(1 / 255)(inputs)\nx = base(x)"),
+            _HEADER + "base = keras.models.load_model('base.keras')\n" + _FROZEN_CALL.replace("x = base(inputs)", "x = layers.Rescaling(1 / 255)(inputs)\nx = base(x, training=False)"),
+            options={"unsafe_fixes": True},
         ),
-        Invalid(
-            _HEADER + "base_model.trainable = False\ninputs = keras.Input((8,))\nx = layers.Rescaling(1 / 255)(inputs)\nx = base_model(x)\n",
-            _HEADER + "base_model.trainable = False\ninputs = keras.Input((8,))\nx = layers.Rescaling(1 / 255)(inputs)\nx = base_model(x, training=False)\n",
-        ),
+        # EfficientNet drops out inside its blocks: training=False would switch that off too.
+        Invalid(_HEADER + "base = keras.applications.EfficientNetB0(include_top=False)\n" + _FROZEN_CALL),
     ]
 
     def check(self, ctx: ModuleContext) -> Iterator[Violation]:
@@ -276,13 +302,26 @@ class FrozenBaseInTrainingMode(Rule):
             freeze = _last_before(index, in_scope, call)
             if freeze is None or not freeze.frozen or not inputs or not models.is_symbolic(inputs[0].value):
                 continue
-            fixed = set_keyword(call, "training", cst.Name("False"))
-            yield Violation(
-                call,
-                f"{callee} is frozen (line {_line(ctx, freeze.statement)}) but called without training=False: after "
-                "unfreezing, its BatchNormalization layers switch to batch statistics and overwrite the pre-trained ones",
-                Fix({call: fixed}, f"Call {callee} with training=False"),
-            )
+            base = pretrained_base(ctx, callee, call, freeze.statement)
+            if base is None:
+                continue  # no pretrained BN statistics to protect (VGG, a GAN's own discriminator...)
+            yield self._violation(ctx, call, callee, freeze, base)
+
+    def _violation(
+        self, ctx: ModuleContext, call: cst.Call, callee: str, freeze: _TrainableAssignment, base: PretrainedBase
+    ) -> Violation:
+        its_bn = "its BatchNormalization layers" if base.has_bn else "any BatchNormalization layers it has"
+        message = (
+            f"{callee} is frozen (line {_line(ctx, freeze.statement)}) but called without training=False, and it "
+            f"{base.origin}: after unfreezing, {its_bn} switch to batch statistics and overwrite the pre-trained ones"
+        )
+        fixed = set_keyword(call, "training", cst.Name("False"))
+        if base.has_dropout is False:
+            return Violation(call, message, Fix({call: fixed}, f"Call {callee} with training=False"))
+        dropout = "its Dropout layers" if base.has_dropout else "any Dropout layers it has"
+        message += f"; training=False also switches off {dropout}"
+        fix = Fix({call: fixed}, f"Call {callee} with training=False (also switches off {dropout})", FixSafety.UNSAFE)
+        return Violation(call, message, fix)
 
 
 def _trainable_assignments(ctx: ModuleContext) -> dict[str, list[_TrainableAssignment]]:

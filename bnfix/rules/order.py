@@ -13,9 +13,11 @@ from bnfix.analysis.layers import ACTIVATION_POSITION, LINEAR, StepKind
 from bnfix.analysis.context import ModuleContext
 from bnfix.fixes.fix import Fix, FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
+from bnfix.rules.pretrained import guard_pretrained
 from bnfix.settings import PlacementPolicy
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
+_LOADED = "m = keras.Sequential([layers.Dense(8), {order}])\nm.load_weights('pretrained.weights.h5')\n"
 
 # AlphaDropout is built to keep its input's mean and variance (for SELU networks): no variance shift.
 _VARIANCE_PRESERVING_DROPOUT = frozenset({"AlphaDropout"})
@@ -76,6 +78,11 @@ class DropoutBeforeBN(Rule):
     ## Fix safety
     Safe: the code keeps running and every weight keeps its shape (Dropout has none). The model computes a
     different function, which is the point of the fix, so it must be retrained; `bnfix verify` does that.
+
+    Unsafe when the model gets weights from elsewhere in the same module (`load_weights`, `set_weights`,
+    `load_model` replacing it, a model-zoo builder that loads them when given `weights`, including its helper
+    blocks): the finding then says "model loads pretrained weights (line N); reordering invalidates them",
+    and only `--unsafe-fixes` applies it.
     """
 
     code = "BNF102"
@@ -98,6 +105,13 @@ class DropoutBeforeBN(Rule):
             _IMPORTS + "x = layers.Dropout(rate=0.2)(x)\nx = layers.BatchNormalization()(x)\n",
             _IMPORTS + "x = layers.BatchNormalization()(x)\nx = layers.Dropout(rate=0.2)(x)\n",
         ),
+        # A model that loads pretrained weights: reported, fixed only with --unsafe-fixes.
+        Invalid(_IMPORTS + _LOADED.format(order="layers.Dropout(0.5), layers.BatchNormalization()")),
+        Invalid(
+            _IMPORTS + _LOADED.format(order="layers.Dropout(0.5), layers.BatchNormalization()"),
+            _IMPORTS + _LOADED.format(order="layers.BatchNormalization(), layers.Dropout(0.5)"),
+            options={"unsafe_fixes": True},
+        ),
     ]
 
     def check(self, ctx: ModuleContext) -> Iterator[Violation]:
@@ -105,7 +119,7 @@ class DropoutBeforeBN(Rule):
             for i, step in enumerate(chain.steps[:-1]):
                 bn = chain.steps[i + 1]
                 if step.kind is StepKind.DROPOUT and bn.kind is StepKind.BN and step.info.name not in _VARIANCE_PRESERVING_DROPOUT:
-                    yield self._violation(chain, i, step, bn)
+                    yield guard_pretrained(ctx, chain, self._violation(chain, i, step, bn), "reordering")
 
     def _violation(self, chain: Chain, i: int, dropout: Step, bn: Step) -> Violation:
         rate = _literal(_argument(dropout.constructor, "rate", 0)) if dropout.constructor is not None else None
@@ -150,7 +164,9 @@ class RedundantBias(Rule):
     ## Fix safety
     Unsafe: the model computes the same function, but the layer's weights change shape (the bias vector is
     gone), so checkpoints and `.weights.h5` files saved before the fix no longer load, and code that indexes
-    `layer.weights` breaks.
+    `layer.weights` breaks. When the module itself loads weights into the model (`load_weights`,
+    `set_weights`, `load_model`, a model-zoo builder given `weights`), the finding says so: "model loads
+    pretrained weights (line N); dropping the bias invalidates them".
     """
 
     code = "BNF103"
@@ -191,7 +207,7 @@ class RedundantBias(Rule):
                     continue
                 if ctx.settings.policy is PlacementPolicy.POST and i + 2 < len(steps) and steps[i + 2].info.movable_activation:
                     continue
-                yield self._violation(chain, layer)
+                yield guard_pretrained(ctx, chain, self._violation(chain, layer), "dropping the bias")
 
     def _violation(self, chain: Chain, layer: Step) -> Violation:
         assert layer.constructor is not None
@@ -232,3 +248,118 @@ def _same_channel_axis(layer: cst.Call, bn: cst.Call) -> bool:
     axis = _argument(bn, "axis", 0)
     axis_value = -1 if axis is None else _literal(axis)
     return axis_value == (1 if channels_first else -1)
+
+
+class RepeatedBN(Rule):
+    """
+    ## What it does
+    Finds BatchNormalization applied directly to the output of another BatchNormalization over the same axis,
+    in `Sequential` lists, `model.add` runs, functional chains (`x = BatchNormalization()(x)` twice, or nested
+    calls) and subclassed models' `call` bodies, and removes the second.
+
+    Left alone: two BN layers over different axes, and BN layers with anything in between (an activation,
+    pooling, a residual addition).
+
+    ## Why is this bad?
+    The first BN's output already has, per channel, batch mean `beta` and standard deviation `|gamma|`: the
+    second normalises the same values again and only replaces the first's `gamma` and `beta` with its own.
+    It adds four variables per channel and a second set of moving statistics, and at inference the second
+    layer's moving mean and variance are estimates of the first's estimates, so their errors compound
+    (`moving = moving * momentum + batch * (1 - momentum)` in both layers). Doubled BN is usually a copy-paste
+    slip or a block helper that normalises its output while the caller normalises again.
+
+    ## Example
+    ```python
+    model.add(layers.Conv2D(32, 3))
+    model.add(layers.BatchNormalization())
+    model.add(layers.BatchNormalization())
+    model.add(layers.ReLU())
+    ```
+
+    Use instead:
+    ```python
+    model.add(layers.Conv2D(32, 3))
+    model.add(layers.BatchNormalization())
+    model.add(layers.ReLU())
+    ```
+
+    ## Fix safety
+    Unsafe: the model loses a layer and its weights, so checkpoints saved before the fix no longer load, and
+    it computes a different function until retrained. When the second BN has arguments the first lacks
+    (`momentum=`, `epsilon=`...), bnfix only reports: which configuration was meant is the author's call.
+    """
+
+    code = "BNF104"
+    name = "repeated-bn"
+    summary = "BatchNormalization applied twice in a row"
+    fix_safety = FixSafety.UNSAFE
+
+    VALID = [
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.ReLU(), layers.BatchNormalization()])\n"),
+        # Different axes normalise different values.
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Conv2D(8, 3), layers.BatchNormalization(axis=1), layers.BatchNormalization()])\n"),
+        # Not consecutive in one chain: a residual addition in between.
+        Valid(_IMPORTS + "x = layers.BatchNormalization()(x)\nx = layers.add([x, shortcut])\nx = layers.BatchNormalization()(x)\n"),
+    ]
+    INVALID = [
+        Invalid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.BatchNormalization()])\n"),
+        Invalid(
+            _IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.BatchNormalization()])\n",
+            _IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization()])\n",
+            options={"unsafe_fixes": True},
+        ),
+        Invalid(
+            _IMPORTS + "m = keras.Sequential()\nm.add(layers.Dense(8))\nm.add(layers.BatchNormalization())\n"
+            "m.add(layers.BatchNormalization())\nm.add(layers.ReLU())\n",
+            _IMPORTS + "m = keras.Sequential()\nm.add(layers.Dense(8))\nm.add(layers.BatchNormalization())\nm.add(layers.ReLU())\n",
+            options={"unsafe_fixes": True},
+        ),
+        Invalid(
+            _IMPORTS + "x = layers.Conv2D(8, 3)(x)\nx = layers.BatchNormalization()(x)\nx = layers.BatchNormalization()(x)\n",
+            _IMPORTS + "x = layers.Conv2D(8, 3)(x)\nx = layers.BatchNormalization()(x)\n",
+            options={"unsafe_fixes": True},
+        ),
+        # The second BN is configured differently: report only.
+        Invalid(
+            _IMPORTS + "x = layers.BatchNormalization()(x)\nx = layers.BatchNormalization(momentum=0.9)(x)\n",
+            options={"unsafe_fixes": True},
+        ),
+    ]
+
+    def check(self, ctx: ModuleContext) -> Iterator[Violation]:
+        for chain in find_chains(ctx):
+            for i, first in enumerate(chain.steps[:-1]):
+                second = chain.steps[i + 1]
+                if first.kind is not StepKind.BN or second.kind is not StepKind.BN:
+                    continue
+                if first.constructor is None or second.constructor is None:
+                    continue
+                if _bn_axis(ctx, first.constructor) != _bn_axis(ctx, second.constructor):
+                    continue
+                yield self._violation(ctx, chain, i + 1, first.constructor, second.constructor)
+
+    def _violation(self, ctx: ModuleContext, chain: Chain, i: int, first: cst.Call, second: cst.Call) -> Violation:
+        extra = sorted(_bn_settings(ctx, second).items() - _bn_settings(ctx, first).items())
+        message = (f"{chain.steps[i].info.name} directly after {chain.steps[i - 1].info.name} normalises values that "
+                   "are already normalised; it only replaces the first one's gamma and beta")
+        if extra:
+            shown = ", ".join(f"{name}={value}" for name, value in extra)
+            return Violation(chain.steps[i].node, f"{message}; the second sets {shown}: keep one BatchNormalization")
+        changes = chain.remove(i)
+        fix = Fix(changes, "Remove the second BatchNormalization", FixSafety.UNSAFE) if changes else None
+        return Violation(chain.steps[i].node, f"{message}; remove the second", fix)
+
+
+def _bn_settings(ctx: ModuleContext, bn: cst.Call) -> dict[str, str]:
+    """A BN constructor's arguments as written (`name=` aside: it configures nothing), keyed by parameter."""
+    settings = {}
+    for arg in bn.args:
+        key = arg.keyword.value if arg.keyword is not None else f"#{bn.args.index(arg)}"
+        if key != "name":
+            settings[key] = ctx.code_for(arg.value)
+    return settings
+
+
+def _bn_axis(ctx: ModuleContext, bn: cst.Call) -> str:
+    axis = _argument(bn, "axis", 0)
+    return "-1" if axis is None else ctx.code_for(axis)

@@ -6,14 +6,18 @@ from typing import Iterator
 
 import libcst as cst
 
-from bnfix.analysis.chains import Chain, Step, find_chains
-from bnfix.analysis.layers import StepKind
+from bnfix.analysis.calls import keyword_arg, positional_args
+from bnfix.analysis.chains import Chain, Changes, Step, find_chains
+from bnfix.analysis.layers import ACTIVATION_POSITION, StepKind
 from bnfix.analysis.context import ModuleContext
+from bnfix.fixes.call_edits import remove_arg
 from bnfix.fixes.fix import Fix, FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
+from bnfix.rules.pretrained import guard_pretrained
 from bnfix.settings import PlacementPolicy
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
+_LOADED = "m = keras.Sequential([layers.Dense(4), {order}])\nm.load_weights('pretrained.weights.h5')\n"
 
 
 class BNPlacement(Rule):
@@ -28,6 +32,11 @@ class BNPlacement(Rule):
     - `pre`: layer -> BN -> activation (Ioffe & Szegedy 2015, keras.applications)
     - `keep`: this rule is off
 
+    Under `post`, when the layer before BN was built with `use_bias=False` (the usual companion of
+    layer -> BN), the same fix removes that argument: once BN moves after the activation the layer feeds the
+    activation directly, and without its bias the activation loses its learnable shift. Under `pre` the bias
+    is left as it is (dropping one that BN cancels is BNF103's job).
+
     ## Why is this bad?
     A model whose blocks mix both orders is hard to reason about, and which order trains better is an
     empirical question for each model (`bnfix verify --compare-policies` measures it). The seed document
@@ -35,7 +44,8 @@ class BNPlacement(Rule):
     argues that pre-activation inputs are closer to Gaussian. A team picks one and bnfix keeps the code to it.
 
     Left alone on purpose: recurrent layers (their activation is internal), BN with another layer in
-    between (pooling, dropout), BN as input normalisation, an activation given by a variable, `softmax`
+    between (pooling, dropout), BN as input normalisation, an activation given by a parameter or a variable
+    (a simple constant, `act = "relu"` assigned once and never rebound, counts as its value), `softmax`
     output activations, layers in different branches, and chains whose intermediate value is used
     elsewhere (a residual connection).
 
@@ -53,8 +63,16 @@ class BNPlacement(Rule):
     `layers.Dense(64), layers.BatchNormalization(), layers.Activation("relu")`.
 
     ## Fix safety
-    Safe: the code keeps running and every weight keeps its shape. The model computes a different
-    function, which is the point of the fix, so it must be retrained; `bnfix verify` does that.
+    Safe: the code keeps running. The model computes a different function, which is the point of the fix, so
+    it must be retrained; `bnfix verify` does that. A restored bias adds one vector to the layer's weights.
+
+    Unsafe when the model the layers belong to gets weights from elsewhere in the same module
+    (`model.load_weights(...)`, `model.set_weights(...)`, `keras.models.load_model` / `keras.saving.load_model`
+    replacing the built model, or a builder function that loads them when given a `weights` argument, as
+    model-zoo code does, including the layers its helper block functions build): the checkpoint was trained
+    for the function the code computes today. The finding then says "model loads pretrained weights (line N);
+    reordering invalidates them", and only `--unsafe-fixes` applies it. A bias given by an expression
+    (`use_bias=use_bias`) cannot be restored reliably: that finding has no fix.
     """
 
     code = "BNF101"
@@ -108,6 +126,18 @@ class BNPlacement(Rule):
             _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation("relu")])\n',
             options={"policy": "pre"},
         ),
+        # Under `post` the layer no longer feeds BN: its bias comes back in the same fix.
+        Invalid(
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4, use_bias=False), layers.BatchNormalization(), layers.Activation("relu")])\n',
+            _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.Activation("relu"), layers.BatchNormalization()])\n',
+        ),
+        # A model that loads pretrained weights: reported, fixed only with --unsafe-fixes.
+        Invalid(_IMPORTS + _LOADED.format(order="layers.BatchNormalization(), layers.ReLU()")),
+        Invalid(
+            _IMPORTS + _LOADED.format(order="layers.BatchNormalization(), layers.ReLU()"),
+            _IMPORTS + _LOADED.format(order="layers.ReLU(), layers.BatchNormalization()"),
+            options={"unsafe_fixes": True},
+        ),
         Invalid(
             _IMPORTS + "x = layers.Dense(8)(x)\nx = layers.BatchNormalization()(x)\nx = layers.ReLU()(x)\n",
             _IMPORTS + "x = layers.Dense(8)(x)\nx = layers.ReLU()(x)\nx = layers.BatchNormalization()(x)\n",
@@ -146,12 +176,19 @@ class BNPlacement(Rule):
                     continue
                 activation = activation_step.info.activation
                 found_side, other_side, order = wanted_side
-                yield Violation(
+                description = f"Move BatchNormalization {other_side} the {activation!r} activation"
+                changes = chain.swap(i + 1)
+                if changes is not None and policy is PlacementPolicy.POST:
+                    changes, restored = _with_bias_restored(chain, layer, changes)
+                    if restored:
+                        description += f" and restore {layer.info.name}'s bias, which BN no longer follows"
+                violation = Violation(
                     bn.node,
                     f"BatchNormalization {found_side} the {activation!r} activation; policy '{policy.value}' puts it "
                     f"{other_side} ({order})",
-                    _fix(chain.swap(i + 1), f"Move BatchNormalization {other_side} the {activation!r} activation"),
+                    _fix(changes, description),
                 )
+                yield guard_pretrained(ctx, chain, violation, "reordering")
 
     def _split_violation(self, ctx: ModuleContext, chain: Chain, i: int) -> Violation:
         layer, bn = chain.steps[i], chain.steps[i + 1]
@@ -161,7 +198,7 @@ class BNPlacement(Rule):
         if reference is not None and layer.info.activation_node is not None:
             activation_layer = cst.Call(func=reference[0], args=[cst.Arg(layer.info.activation_node)])
             changes = chain.split_activation(i, i + 1, activation_layer)
-        return Violation(
+        violation = Violation(
             bn.node,
             f"{layer.info.name} applies the {activation!r} activation before BatchNormalization; policy "
             "'pre' puts BN before the activation (layer -> BN -> activation)",
@@ -171,6 +208,28 @@ class BNPlacement(Rule):
                 reference[1] if reference else (),
             ),
         )
+        return guard_pretrained(ctx, chain, violation, "moving the activation")
+
+
+def _with_bias_restored(chain: Chain, layer: Step, changes: Changes) -> tuple[Changes | None, bool]:
+    """Under `post` the layer's output feeds the activation, not BN: a `use_bias=False` must go with the move.
+
+    Without it the activation loses its learnable shift (BN's beta now acts after the activation). A bias given
+    by an expression or by position cannot be restored reliably: then there is no fix.
+    """
+    constructor, name = layer.constructor, str(layer.info.name)
+    if constructor is None or name not in ACTIVATION_POSITION:
+        return changes, False
+    use_bias = keyword_arg(constructor, "use_bias")
+    if use_bias is None:
+        given_by_position = len(positional_args(constructor)) > ACTIVATION_POSITION[name] + 1
+        return (None if given_by_position else changes), False
+    value = use_bias.value
+    if isinstance(value, cst.Name) and value.value == "True":
+        return changes, False
+    if isinstance(value, cst.Name) and value.value == "False":
+        return chain.with_constructor_edit(changes, layer, remove_arg(constructor, use_bias)), True
+    return None, False
 
 
 def _fix(changes: dict | None, description: str, imports: tuple = ()) -> Fix | None:

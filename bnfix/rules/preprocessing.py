@@ -26,6 +26,7 @@ from bnfix.rules.preprocessing_fixes import (
     move_after_split,
     raw_data_fix,
     refit_fix,
+    resplit_scaled_fix,
     root_name,
     second_scaler_fix,
     split_parts,
@@ -244,6 +245,10 @@ class RawEvaluationData(Rule):
     `validation_data=(x_val, y_val)`), where `x_test` never went through the scaler. The fix inserts
     `x_test_scaled = scaler.transform(x_test)` next to the scaler's fit and passes it instead.
 
+    Also finds a split of scaled data overwritten by a split of the raw data before anything reads it:
+    `X_train, X_test, ... = train_test_split(X_scaled, ...)` followed by `X_train, X_test, ... =
+    train_test_split(X, ...)`, which leaves the model training (and evaluated) on unscaled data.
+
     Left alone: data whose origin the analysis cannot see (loaded or built by a helper, hand-scaled with
     arithmetic, windows built in a loop, function parameters), pipelines, and models fit on unscaled data.
 
@@ -273,6 +278,10 @@ class RawEvaluationData(Rule):
     Safe: the inserted line transforms the evaluation data with the scaler already fit on the training data;
     the new name follows the file's naming (`x_train` -> `x_train_std` gives `x_test_std`) and never clashes
     with an existing one. When a use cannot be rewritten (`model.predict(np.array(x_test))`), bnfix reports only.
+
+    Unsafe for an overwritten scaled split: the overwritten split is removed and the remaining one splits the
+    scaled data, keeping its own arguments, so the model trains on other inputs than before (which is the point,
+    but only the author knows which split was meant). BNF404 then moves the scaling after the split.
     """
 
     code = "BNF403"
@@ -311,11 +320,21 @@ class RawEvaluationData(Rule):
             "X_train_std = sc.fit_transform(X_train)\nX_test_std = sc.transform(X_test)\nmodel.fit(X_train_std, y_train)\n"
             "model.evaluate(X_test_std, y_test)\nfirst = model.predict(X_test_std[:1])\n",
         ),
+        # The scaled split is overwritten by a split of the raw data: the model trains on raw X.
+        Invalid(
+            _SK + "X_scaled = StandardScaler().fit_transform(X)\n"
+            "X_train, X_test, y_train, y_test = train_test_split(X_scaled, y)\n"
+            "X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)\nmodel.fit(X_train, y_train)\n",
+            _SK + "X_scaled = StandardScaler().fit_transform(X)\n"
+            "X_train, X_test, y_train, y_test = train_test_split(X_scaled, y, random_state=0)\nmodel.fit(X_train, y_train)\n",
+            options={"unsafe_fixes": True},
+        ),
     ]
 
     def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         taken = TakenNames(ctx.module)  # shared by the findings of this run: two fixes never pick one name
         for flow in module_flows(ctx):
+            yield from _overwritten_scaled_splits(ctx, flow)
             roles = Roles(flow)
             groups: dict[tuple[int, int], list[tuple[ModelEvent, ModelEvent]]] = {}
             for use in flow.model_events:
@@ -344,6 +363,33 @@ class RawEvaluationData(Rule):
                     f"{scaler_name}; pass {scaler_name}.transform({raw})",
                     raw_data_fix(ctx, flow, uses, taken),
                 )
+
+
+def _overwritten_scaled_splits(ctx: ModuleContext, flow: Flow) -> Iterator[Violation]:
+    """A split of scaled data whose outputs a later split of the raw data overwrites before anything reads them:
+    everything after the second split, the model's training included, sees unscaled data."""
+    for dead in flow.splits:
+        live = dead.overwritten_by
+        if live is None or len(live.inputs) != len(dead.inputs):
+            continue
+        raw = [i for i, (old, new) in enumerate(zip(dead.inputs, live.inputs))
+               if isinstance(old, Array) and isinstance(new, Array) and old.scalings and new.unscaled_counterpart_of(old)]
+        if not raw:
+            continue
+        index = raw[0]
+        raw_code, scaled_code = ctx.code_for(live.input_args[index].value), ctx.code_for(dead.input_args[index].value)
+        outputs = ", ".join(name.value for name in live.targets or ())
+        line = ctx.position(dead.statement).start.line
+        trained = [e for e in flow.model_events if e.method == "fit" and isinstance(e.data, Array)
+                   and e.data.root.split is live and e.data.root.position == 2 * index]
+        consequence = (f"{ctx.code_for(trained[0].call.func.value)}.fit() trains on raw {raw_code}"  # type: ignore[attr-defined]
+                       if trained else f"the code after it uses raw {raw_code}")
+        yield Violation(
+            live.input_args[index].value,
+            f"train_test_split({raw_code}, ...) overwrites {outputs}, split from scaled {scaled_code} at line {line}, "
+            f"so {consequence}; split {scaled_code} once",
+            resplit_scaled_fix(ctx, flow, dead, live, index),
+        )
 
 
 def _scaled_training_fit(flow: Flow, roles: Roles, use: ModelEvent) -> ModelEvent | None:
@@ -450,6 +496,8 @@ class ScalerFitBeforeSplit(Rule):
                     yield Violation(event.call, message)
                     continue
                 split, index = found
+                if split.overwritten_by is not None:
+                    continue  # the scaled parts are never used: BNF403 reports the raw split that replaces them
                 parts = split_parts(split, index)
                 train = parts[0] if parts else "the training part"
                 if split.order > event.order:

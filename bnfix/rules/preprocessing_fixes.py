@@ -11,7 +11,7 @@ import libcst as cst
 from bnfix.analysis.data_roles import Role, Roles, name_stem
 from bnfix.analysis.dataflow_values import Array, FitEvent, Flow, ModelEvent, SplitEvent
 from bnfix.analysis.context import ModuleContext
-from bnfix.fixes.fix import Fix
+from bnfix.fixes.fix import Fix, FixSafety
 from bnfix.fixes.statement_edits import StatementEdits, TakenNames, name_reads, parse_statement
 
 
@@ -179,6 +179,24 @@ def _after_sibling_transforms(
             break
         anchor = statement
     return anchor
+
+
+def resplit_scaled_fix(ctx: ModuleContext, flow: Flow, dead: SplitEvent, live: SplitEvent, index: int) -> Fix | None:
+    """`X_train, ... = train_test_split(X_scaled, ...)` overwritten by `X_train, ... = train_test_split(X, ...)`:
+    the overwritten split goes and the live one splits `X_scaled`, keeping its own arguments (test size, seed).
+    Unsafe: the model then trains on other data; BNF404 then moves the scaling after the split."""
+    scaled, raw = dead.input_args[index].value, live.input_args[index].value
+    if not isinstance(scaled, cst.Name) or not isinstance(raw, cst.Name) or len(dead.statement.body) != 1:
+        return None
+    binding = flow.env_at[live.call].get(scaled.value)
+    if binding is None or binding.value is not dead.inputs[index]:
+        return None  # X_scaled must still hold the scaled data at the second split
+    edits = StatementEdits(ctx)
+    edits.remove(dead.statement)
+    edits.replace(raw, cst.Name(scaled.value))
+    changes = edits.changes()
+    description = f"Remove the overwritten split and split {scaled.value} instead of raw {raw.value}"
+    return Fix(changes, description, FixSafety.UNSAFE) if changes else None
 
 
 def split_parts(split: SplitEvent, index: int) -> list[str]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import json
 import math
 import os
@@ -38,10 +39,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from bnfix.verify.budget import Budget, capped_epochs, fixed_rows
+from bnfix.verify.input_stats import input_shift, leaves_summary
+from bnfix.verify.write_guard import WriteGuard
+
 # Keras imports are deferred to `main` so that `--help` and the module's import stay cheap.
 keras: Any = None
 np: Any = None
 
+CHANNELS_RECORDED = 16  # per BN layer, channels whose moving and sample statistics go into the record
 STOCHASTIC_ATTRIBUTES = {"Dropout": "rate", "GaussianDropout": "rate", "AlphaDropout": "rate", "GaussianNoise": "stddev"}
 
 
@@ -55,22 +61,36 @@ def _raise_timeout(signum, frame):  # pragma: no cover - signal handler
 
 # ----------------------------------------------------------------------------------------------- recording
 
+ACCURACY_KEYS = ("accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy")
+BATCH_METHODS = {"train_on_batch": "train", "test_on_batch": "test", "predict_on_batch": "predict"}
+MAX_BATCH_LOSSES = 1000  # per model and method; longer series are thinned evenly
+
 
 class Recorder:
-    """What one run trained and evaluated; `install` wraps keras.Model once, `reset` starts a new run."""
+    """What one run trained and evaluated; `install` wraps keras.Model once, `reset` starts a new run.
 
-    def __init__(self, sample_size: int) -> None:
+    The record's shape is documented in bnfix/verify/records.py.
+    """
+
+    def __init__(self, sample_size: int, budget: Budget | None = None) -> None:
         self.sample_size = sample_size
+        self.budget = budget or Budget()
         self.reset()
 
     def reset(self) -> None:
         self.fits: list[dict] = []
         self.evaluations: list[dict] = []
         self.predictions: list[dict] = []
+        self.batch_calls: list[dict] = []
         self.record_errors: list[dict] = []  # the harness's own problems recording a call; the run goes on
         self._labels: dict[int, str] = {}
         self._models: list[Any] = []  # strong references, so that ids stay unique within a run
+        self._batch_entries: dict[tuple[str, str], dict] = {}
+        self._last_batch_inputs: dict[str, Any] = {}  # model label -> the x of its last train_on_batch
+        self._training_inputs: dict[str, list] = {}  # model label -> input summaries of its last training call
+        self._last_training_inputs: list | None = None
         self._depth = 0  # fit calls evaluate for validation data: only the outermost call is recorded
+        self._script_rows: int | None = None  # rows of the current call's x before the budget's subset
 
     def label(self, model) -> str:
         if id(model) not in self._labels:
@@ -80,9 +100,35 @@ class Recorder:
 
     def install(self) -> None:
         model_class = keras.Model
-        model_class.fit = self._wrap(model_class.fit, self._record_fit)
+        model_class.fit = self._wrap_fit(model_class.fit)
         model_class.evaluate = self._wrap(model_class.evaluate, self._record_evaluation)
         model_class.predict = self._wrap(model_class.predict, self._record_prediction)
+        for method in BATCH_METHODS:
+            setattr(model_class, method, self._wrap(getattr(model_class, method), self._record_batch_call))
+
+    # -- wrapping
+
+    def _bind(self, original, model, args, kwargs):
+        """The call's arguments by name (so a positional `epochs` is found), with the budget's row subset applied."""
+        signature = inspect.signature(original)
+        arguments = dict(signature.bind(model, *args, **kwargs).arguments)
+        for name, parameter in signature.parameters.items():
+            if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+                arguments.update(arguments.pop(name, {}))
+            elif parameter.kind is inspect.Parameter.VAR_POSITIONAL and arguments.pop(name, ()):
+                raise TypeError(f"{original.__name__} called with extra positional arguments")
+        arguments.pop(next(iter(signature.parameters)), None)  # self
+        self._script_rows = _rows(arguments.get("x"))
+        if self.budget.max_samples is not None:
+            for name in ("x", "y", "sample_weight"):
+                if arguments.get(name) is not None:
+                    arguments[name] = subset_structure(arguments[name], self.budget.max_samples)
+            if isinstance(arguments.get("validation_data"), (tuple, list)):
+                arguments["validation_data"] = tuple(
+                    subset_structure(part, self.budget.max_samples) if part is not None else None
+                    for part in arguments["validation_data"]
+                )
+        return arguments
 
     def _wrap(self, original, record):
         recorder = self
@@ -91,14 +137,19 @@ class Recorder:
         def wrapper(model, *args, **kwargs):
             if recorder._depth:
                 return original(model, *args, **kwargs)
+            try:
+                arguments = recorder._bind(original, model, args, kwargs)
+            except Exception as error:  # never stop a call the harness does not understand: run it as written
+                recorder.record_errors.append({"model": recorder.label(model), "call": original.__name__, **_describe(error)})
+                arguments = None
             recorder._depth += 1
             try:
-                result = original(model, *args, **kwargs)
+                result = original(model, **arguments) if arguments is not None else original(model, *args, **kwargs)
             finally:
                 recorder._depth -= 1
             recorder._depth += 1  # our own model calls inside the probe must not be recorded either
             try:
-                record(model, args, kwargs, result)
+                record(model, original.__name__, arguments or {"x": args[0] if args else kwargs.get("x")}, result)
             except Exception as error:  # a recording problem must never look like a crash of the script
                 recorder.record_errors.append({"model": recorder.label(model), "call": original.__name__, **_describe(error)})
             finally:
@@ -107,21 +158,123 @@ class Recorder:
 
         return wrapper
 
-    def _record_fit(self, model, args, kwargs, history) -> None:
+    def _wrap_fit(self, original):
+        """fit: the budget, and a callback that records every epoch as it ends (a run that times out keeps them)."""
+        recorder = self
+
+        @functools.wraps(original)
+        def fit(model, *args, **kwargs):
+            if recorder._depth:
+                return original(model, *args, **kwargs)
+            try:
+                arguments = recorder._bind(original, model, args, kwargs)
+                entry = recorder._begin_fit(model, arguments)
+            except Exception as error:
+                recorder.record_errors.append({"model": recorder.label(model), "call": "fit", **_describe(error)})
+                arguments = entry = None
+            recorder._depth += 1
+            try:
+                history = original(model, **arguments) if arguments is not None else original(model, *args, **kwargs)
+            finally:
+                recorder._depth -= 1
+            if entry is not None:
+                recorder._depth += 1
+                try:
+                    recorder._finish_fit(model, entry, arguments, history)
+                except Exception as error:
+                    recorder.record_errors.append({"model": recorder.label(model), "call": "fit", **_describe(error)})
+                finally:
+                    recorder._depth -= 1
+            return history
+
+        return fit
+
+    # -- fit
+
+    def _begin_fit(self, model, arguments: dict) -> dict:
+        entry: dict[str, Any] = {
+            "model": self.label(model), "epochs": 0, "completed": False, "final": {}, "history": {}, "probe": None,
+            "first_batch_loss": None, "updates": 0,
+        }  # fmt: skip
+        x, y = arguments.get("x"), arguments.get("y")
+        entry["budget"] = self._apply_fit_budget(arguments, x)
+        entry["inputs"] = self._summarize(x)
+        entry["label_majority"] = majority_class_fraction(y if y is not None else _dataset_targets(x))
+        validation = arguments.get("validation_data")
+        if validation is not None:
+            val_x = validation[0] if isinstance(validation, (tuple, list)) else validation
+            entry["validation_inputs"] = self._summarize(val_x)
+            entry["validation_input_shift"] = input_shift(entry["inputs"], entry["validation_inputs"])
+        if entry["inputs"]:
+            self._training_inputs[entry["model"]] = entry["inputs"]
+            self._last_training_inputs = entry["inputs"]
+        callbacks = arguments.get("callbacks")
+        callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else ([callbacks] if callbacks else [])
+        arguments["callbacks"] = callbacks + [_epoch_recorder(entry)]
+        self.fits.append(entry)
+        return entry
+
+    def _apply_fit_budget(self, arguments: dict, x) -> dict:
+        """Cap epochs and steps_per_epoch; what the script asked for and what runs, for the report."""
+        budget = self.budget
+        requested_epochs = int(arguments.get("epochs", 1) or 1)
+        initial = int(arguments.get("initial_epoch", 0) or 0)
+        epochs = capped_epochs(requested_epochs, initial, budget.epochs)
+        arguments["epochs"] = epochs
+        requested_steps = arguments.get("steps_per_epoch")
+        rows = _rows(x)
+        batch_size = arguments.get("batch_size") or (None if _is_dataset_or_generator(x) else 32)
+        split = float(arguments.get("validation_split", 0.0) or 0.0)
+        natural_steps = math.ceil(rows * (1 - split) / batch_size) if rows and batch_size else _cardinality(x)
+        steps = requested_steps
+        if budget.steps is not None:
+            if requested_steps is not None:
+                steps = min(int(requested_steps), budget.steps)
+            elif natural_steps is not None and natural_steps > budget.steps:
+                steps = budget.steps
+            arguments["steps_per_epoch"] = steps
+            if steps is None:
+                arguments.pop("steps_per_epoch")
+        original_rows = self._script_rows or rows
+        script_steps = requested_steps or (
+            math.ceil(original_rows * (1 - split) / batch_size) if original_rows and batch_size else _cardinality(x)
+        )
+        return {
+            "requested_epochs": requested_epochs - initial,
+            "epochs": epochs - initial,
+            "requested_steps_per_epoch": requested_steps,
+            "steps_per_epoch": steps,
+            "rows": rows,
+            "script_rows": original_rows,
+            "batch_size": batch_size,
+            "script_updates": (requested_epochs - initial) * script_steps if script_steps else None,
+        }
+
+    def _finish_fit(self, model, entry: dict, arguments: dict, history) -> None:
         logs = getattr(history, "history", None) or {}
         series = {key: [_number(v) for v in values] for key, values in logs.items()}
-        entry: dict[str, Any] = {
-            "model": self.label(model),
-            "epochs": len(getattr(history, "epoch", []) or []),
-            "final": {key: values[-1] for key, values in series.items() if values},
-            "history": series,
-            "probe": None,
-        }
-        x = args[0] if args else kwargs.get("x")
-        entry["probe"] = probe_model(model, x, self.sample_size)
-        self.fits.append(entry)
+        entry["epochs"] = len(getattr(history, "epoch", []) or [])
+        entry["history"] = series
+        entry["final"] = {key: values[-1] for key, values in series.items() if values}
+        entry["completed"] = True
+        entry["probe"] = probe_model(model, arguments.get("x"), self.sample_size)
 
-    def _record_evaluation(self, model, args, kwargs, result) -> None:
+    # -- evaluate, predict, *_on_batch
+
+    def _summarize(self, x) -> list | None:
+        try:
+            leaves = _input_leaves(x)
+        except Exception:
+            return None
+        if leaves is None:
+            return None
+        return leaves_summary(leaves, lambda length: fixed_rows(length, self.sample_size))
+
+    def _shift_against_training(self, label: str, inputs) -> float | None:
+        reference = self._training_inputs.get(label) or self._last_training_inputs
+        return input_shift(reference, inputs)
+
+    def _record_evaluation(self, model, method, arguments, result) -> None:
         results: dict[str, float] = {}
         try:
             logs = model.get_metrics_result()
@@ -129,18 +282,190 @@ class Recorder:
         except Exception:
             pass
         if not results:  # fall back to the returned value: a scalar loss, a list or a dict
-            if isinstance(result, dict):
-                results = {key: _number(value) for key, value in result.items() if _is_scalar(value)}
-            elif isinstance(result, (list, tuple)):
-                results = {("loss" if i == 0 else f"metric_{i}"): _number(v) for i, v in enumerate(result)}
-            elif _is_scalar(result):
-                results = {"loss": _number(result)}
-        self.evaluations.append({"model": self.label(model), "results": results})
+            results = _results_of(result)
+        label = self.label(model)
+        inputs = self._summarize(arguments.get("x"))
+        self.evaluations.append(
+            {"model": label, "results": results, "inputs": inputs, "input_shift": self._shift_against_training(label, inputs)}
+        )
 
-    def _record_prediction(self, model, args, kwargs, result) -> None:
+    def _record_prediction(self, model, method, arguments, result) -> None:
         leaves = keras.tree.flatten(result) if result is not None else []
         rows = int(leaves[0].shape[0]) if leaves and getattr(leaves[0], "shape", None) else None
-        self.predictions.append({"model": self.label(model), "rows": rows})
+        label = self.label(model)
+        inputs = self._summarize(arguments.get("x"))
+        self.predictions.append(
+            {"model": label, "rows": rows, "inputs": inputs, "input_shift": self._shift_against_training(label, inputs)}
+        )
+
+    def _record_batch_call(self, model, method, arguments, result) -> None:
+        """One entry per model and method, updated on every call: GAN loops call these thousands of times."""
+        label, kind = self.label(model), BATCH_METHODS[method]
+        entry = self._batch_entries.get((label, method))
+        if entry is None:
+            inputs = self._summarize(arguments.get("x"))
+            entry = {"model": label, "method": method, "calls": 0, "losses": [], "loss_stride": 1, "inputs": inputs}
+            if kind == "train":
+                self._training_inputs[label] = inputs
+                self._last_training_inputs = inputs
+                entry["probe"] = None
+            else:
+                entry["input_shift"] = self._shift_against_training(label, inputs)
+            self._batch_entries[(label, method)] = entry
+            self.batch_calls.append(entry)
+        entry["calls"] += 1
+        if kind == "train":
+            self._last_batch_inputs[label] = (model, arguments.get("x"))
+            entry["last_call"] = entry["calls"]
+        if kind != "predict":
+            loss = _results_of(result).get("loss")
+            if loss is not None:
+                entry.setdefault("first_loss", loss)
+                entry["final_loss"] = loss
+                if (entry["calls"] - 1) % entry["loss_stride"] == 0:
+                    entry["losses"].append(loss)
+                if len(entry["losses"]) >= MAX_BATCH_LOSSES:  # thin evenly: keep every other value, double the stride
+                    entry["losses"] = entry["losses"][::2]
+                    entry["loss_stride"] *= 2
+
+    def probe_batch_training(self) -> None:
+        """After the run: probe every model trained with train_on_batch on the inputs of its last call."""
+        self._depth += 1
+        try:
+            for entry in self.batch_calls:
+                if entry["method"] != "train_on_batch" or entry["model"] not in self._last_batch_inputs:
+                    continue
+                model, x = self._last_batch_inputs[entry["model"]]
+                try:
+                    entry["probe"] = probe_model(model, x, self.sample_size)
+                except Exception as error:
+                    self.record_errors.append({"model": entry["model"], "call": "probe", **_describe(error)})
+        finally:
+            self._depth -= 1
+
+
+def _epoch_recorder(entry: dict):
+    """A Keras callback writing each finished epoch into `entry`, so that a run cut short keeps what it did."""
+
+    class EpochRecorder(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if entry["first_batch_loss"] is None and logs and "loss" in logs:
+                entry["first_batch_loss"] = _number(logs["loss"])
+            self._batches = int(batch) + 1
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._batches = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            for key, value in (logs or {}).items():
+                if _is_scalar(value):
+                    entry["history"].setdefault(key, []).append(_number(value))
+            entry["epochs"] += 1
+            entry["updates"] += getattr(self, "_batches", 0)
+            entry["final"] = {key: values[-1] for key, values in entry["history"].items() if values}
+
+    return EpochRecorder()
+
+
+def _results_of(result) -> dict[str, float]:
+    if isinstance(result, dict):
+        return {key: _number(value) for key, value in result.items() if _is_scalar(value)}
+    if isinstance(result, (list, tuple)):
+        return {("loss" if i == 0 else f"metric_{i}"): _number(v) for i, v in enumerate(result) if _is_scalar(v)}
+    if _is_scalar(result):
+        return {"loss": _number(result)}
+    return {}
+
+
+def _is_dataset_or_generator(x) -> bool:
+    return x is not None and not all(hasattr(leaf, "shape") and hasattr(leaf, "__getitem__") for leaf in keras.tree.flatten(x))
+
+
+def _rows(x) -> int | None:
+    if x is None or _is_dataset_or_generator(x):
+        return None
+    leaves = keras.tree.flatten(x)
+    return int(leaves[0].shape[0]) if leaves and getattr(leaves[0], "shape", None) else None
+
+
+def _cardinality(x) -> int | None:
+    """Batches per epoch of a tf.data.Dataset or a PyDataset/Sequence, when they say."""
+    try:
+        if hasattr(x, "cardinality"):
+            value = int(x.cardinality())
+            return value if value > 0 else None
+        if hasattr(x, "__len__") and not hasattr(x, "shape"):
+            return int(len(x))
+    except Exception:
+        return None
+    return None
+
+
+def _input_leaves(x) -> list | None:
+    """The arrays of a call's `x` (one batch of a tf.data.Dataset); None for generators and other iterators."""
+    if x is None:
+        return None
+    if hasattr(x, "element_spec") and hasattr(x, "take"):
+        element = next(iter(x.take(1)))
+        x = element[0] if isinstance(element, (tuple, list)) else element
+    elif _is_dataset_or_generator(x):
+        return None
+    return [np.asarray(leaf.to_numpy() if hasattr(leaf, "to_numpy") else leaf) for leaf in keras.tree.flatten(x)]
+
+
+def _dataset_targets(x):
+    if x is not None and hasattr(x, "element_spec") and hasattr(x, "take"):
+        try:
+            element = next(iter(x.take(1)))
+        except Exception:
+            return None
+        return element[1] if isinstance(element, (tuple, list)) and len(element) > 1 else None
+    return None
+
+
+def majority_class_fraction(y) -> float | None:
+    """The share of the most frequent class when `y` looks like class labels (integers or one-hot); else None.
+
+    An accuracy no better than this is what always answering the majority class gets: chance for the report.
+    """
+    try:
+        leaves = keras.tree.flatten(y) if y is not None else []
+        if len(leaves) != 1:
+            return None
+        labels = np.asarray(leaves[0].to_numpy() if hasattr(leaves[0], "to_numpy") else leaves[0])
+    except Exception:
+        return None
+    if labels.ndim == 0 or labels.size == 0 or not np.issubdtype(labels.dtype, np.number):
+        return None
+    if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
+        if not np.all((labels == 0) | (labels == 1)):
+            return None
+        labels = labels.argmax(axis=1)
+    labels = labels.reshape(labels.shape[0], -1)
+    if labels.shape[1] != 1 or not np.all(np.mod(labels, 1) == 0):
+        return None
+    _, counts = np.unique(labels, return_counts=True)
+    if len(counts) > max(100, labels.shape[0] // 2):  # integer-valued regression targets, not classes
+        return None
+    return float(counts.max() / counts.sum())
+
+
+def subset_structure(x, keep: int):
+    """Every array of `x` with more than `keep` rows replaced by its `fixed_rows`; datasets and generators untouched."""
+    if _is_dataset_or_generator(x):
+        return x
+
+    def subset(leaf):
+        if not getattr(leaf, "shape", None) or int(leaf.shape[0]) <= keep:
+            return leaf
+        rows = fixed_rows(int(leaf.shape[0]), keep)
+        if hasattr(leaf, "iloc"):  # a DataFrame or Series: rows, not columns
+            return leaf.iloc[rows]
+        if isinstance(leaf, np.ndarray):
+            return leaf[rows]
+        return np.asarray(leaf)[rows]  # tensors
+
+    return keras.tree.map_structure(subset, x)
 
 
 def _is_scalar(value) -> bool:
@@ -313,6 +638,14 @@ def moving_statistics_error(layer, inputs, moving_mean, moving_variance) -> dict
         variance_error=_relative(moving_variance - variance, variance),
         normalisation_error=float(np.sqrt(np.mean(per_channel))),
     )
+    # The first channels' values themselves, for the report's picture of moving against sample statistics.
+    shown = slice(0, CHANNELS_RECORDED)
+    entry.update(
+        moving_mean_values=moving_mean[shown].tolist(),
+        sample_mean_values=mean[shown].tolist(),
+        moving_variance_values=moving_variance[shown].tolist(),
+        sample_variance_values=variance[shown].tolist(),
+    )
     return entry
 
 
@@ -331,12 +664,21 @@ def _describe(error: BaseException) -> dict:
     return {"type": name, "message": str(error)[:2000], "traceback": text[-4000:]}
 
 
-def run_once(script: Path, seed: int, recorder: Recorder, timeout: float) -> dict:
-    """Run the script as `__main__` with this seed, in this process, and return its record."""
+def run_once(script: Path, seed: int, recorder: Recorder, timeout: float, context: dict | None = None) -> dict:
+    """Run the script as `__main__` with this seed, in this process, and return its record.
+
+    `context` (from the runner): "cwd" the working directory (default: the script's), "budget" (budget.Budget as a
+    dict), and "protect"/"stage": the user's project and its staged mirror, for the write guard.
+    """
+    context = context or {}
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
+    recorder.budget = Budget.from_dict(context.get("budget"))
     recorder.reset()
-    os.chdir(script.parent)
+    os.environ.update(recorder.budget.environment())
+    if context.get("protect") and context.get("stage"):
+        WriteGuard(context["protect"], context["stage"]).install()
+    os.chdir(context.get("cwd") or script.parent)
     sys.argv = [str(script)]
     sys.path.insert(0, str(script.parent))
     status, error = "ok", None
@@ -355,20 +697,27 @@ def run_once(script: Path, seed: int, recorder: Recorder, timeout: float) -> dic
         status, error = "crash", _describe(crash)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+    duration = round(time.perf_counter() - start, 3)
+    try:
+        recorder.probe_batch_training()
+    except Exception as problem:
+        recorder.record_errors.append({"model": None, "call": "probe", **_describe(problem)})
     return {
         "seed": seed,
         "status": status,
         "error": error,
-        "duration": round(time.perf_counter() - start, 3),
+        "duration": duration,
+        "budget": recorder.budget.as_dict(),
         "fits": recorder.fits,
         "evaluations": recorder.evaluations,
         "predictions": recorder.predictions,
+        "batch_calls": recorder.batch_calls,
         "record_errors": recorder.record_errors,
     }
 
 
 def run_isolated(
-    script: Path, seed: int, recorder: Recorder, timeout: float, log: Path | None, grace: float = 5.0
+    script: Path, seed: int, recorder: Recorder, timeout: float, log: Path | None, grace: float = 5.0, context: dict | None = None
 ) -> dict:
     """Run the script once in a forked child, so that every run starts from the same freshly imported state.
 
@@ -379,7 +728,7 @@ def run_isolated(
     and one that dies without a record is a crash.
     """
     if not hasattr(os, "fork"):  # pragma: no cover - Windows: no isolation between runs, but still a result
-        return run_once(script, seed, recorder, timeout)
+        return run_once(script, seed, recorder, timeout, context)
     reader, writer = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -391,7 +740,7 @@ def run_isolated(
                 output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 os.dup2(output, 1)
                 os.dup2(output, 2)
-            record = run_once(script, seed, recorder, timeout)
+            record = run_once(script, seed, recorder, timeout, context)
             data = json.dumps(record).encode()
         except BaseException as error:  # even a record that cannot be encoded is reported
             data = json.dumps(_failure(seed, "crash", _describe(error))).encode()
@@ -455,7 +804,8 @@ def _failure(seed: int, status: str, error: dict) -> dict:
 
 
 def serve(recorder: Recorder, requests, replies) -> int:
-    """Worker mode: one JSON request per line ({"script", "seed", "timeout", "log", "grace"}), one record per line back."""
+    """Worker mode: one JSON request per line ({"script", "seed", "timeout", "log", "grace", "context"}), one record
+    per line back."""
     replies.write(json.dumps({"ready": True, "keras": keras.__version__}) + "\n")
     replies.flush()
     for line in requests:
@@ -464,8 +814,9 @@ def serve(recorder: Recorder, requests, replies) -> int:
         request = json.loads(line)
         log = Path(request["log"]) if request.get("log") else None
         record = run_isolated(
-            Path(request["script"]), int(request["seed"]), recorder, float(request["timeout"]), log, float(request.get("grace", 5.0))
-        )
+            Path(request["script"]), int(request["seed"]), recorder, float(request["timeout"]), log,
+            float(request.get("grace", 5.0)), request.get("context"),
+        )  # fmt: skip
         replies.write(json.dumps(record) + "\n")
         replies.flush()
     return 0

@@ -8,25 +8,41 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from bnfix.verify.compare import METRICS, Change, Judgement, MetricComparison, Summary, Verdict, judge, outcome_counts
+from bnfix.verify.compare import (
+    METRICS,
+    UNVERIFIED,
+    Change,
+    Judgement,
+    MetricComparison,
+    Summary,
+    Verdict,
+    judge,
+    judge_update_count,
+    outcome_counts,
+)
 from bnfix.verify.runner import RunOptions, ScriptRuns
 
 JSON_FORMAT_VERSION = 1
 COLUMNS = {
     "train_loss": "train loss",
     "val_loss": "val loss",
+    "val_accuracy": "val acc",
     "test_loss": "test loss",
+    "test_accuracy": "test acc",
+    "input_shift": "input shift",
     "inference_gap": "inference gap",
     "moving_stat_error": "moving-stat error",
 }
+ALWAYS_SHOWN = ("train_loss", "test_loss", "inference_gap")  # the others only when some script recorded them
 VERDICT_STYLES = {
     Verdict.IMPROVED: "bold green",
     Verdict.FIXED_CRASH: "bold green",
     Verdict.WORSE: "bold red",
     Verdict.NEW_CRASH: "bold red",
-    Verdict.STILL_CRASHES: "yellow",
     Verdict.ERROR: "bold magenta",
+    **{verdict: "yellow" for verdict in UNVERIFIED if verdict is not Verdict.ERROR},
 }
+UPDATE_COUNT_RULES = ("BNF203",)  # rules whose repair depends on how many updates the budget leaves
 
 
 @dataclass
@@ -53,7 +69,7 @@ class PolicyComparison:
     judgement: Judgement
 
 
-def build_rows(outcomes: Sequence[ScriptRuns]) -> list[Row]:
+def build_rows(outcomes: Sequence[ScriptRuns], budget_active: bool = False) -> list[Row]:
     rows: list[Row] = []
     for outcome in outcomes:
         plan = outcome.plan
@@ -65,7 +81,10 @@ def build_rows(outcomes: Sequence[ScriptRuns]) -> list[Row]:
             continue
         for variant in plan.variants:
             after = outcome.variants[variant.policy]
-            rows.append(Row(plan.path, variant.policy, variant.fixed, judge(outcome.original, after), outcome.original, after))
+            judgement = judge(outcome.original, after)
+            if any(code in variant.fixed for code in UPDATE_COUNT_RULES):
+                judgement = judge_update_count(judgement, outcome.original, budget_active)
+            rows.append(Row(plan.path, variant.policy, variant.fixed, judgement, outcome.original, after))
     return rows
 
 
@@ -114,10 +133,36 @@ def format_outcomes(runs: Sequence[dict]) -> str:
     return ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
 
 
-def render_table(rows: Sequence[Row], comparisons: Sequence[PolicyComparison], console, show_policy: bool) -> None:
+def shown_columns(rows: Sequence[Row]) -> list[str]:
+    def recorded(name: str) -> bool:
+        return any(
+            name in row.judgement.metrics
+            and (row.judgement.metrics[name].before is not None or row.judgement.metrics[name].after is not None)
+            for row in rows
+        )
+
+    return [name for name in COLUMNS if name in ALWAYS_SHOWN or recorded(name)]
+
+
+def verdict_cell(row: Row) -> str:
+    """The verdict, and for every outcome that is not a plain measurement its reason, in the table itself."""
+    from rich.markup import escape
+
+    style = VERDICT_STYLES.get(row.verdict)
+    verdict = f"[{style}]{row.verdict.value}[/{style}]" if style else row.verdict.value
+    if row.verdict in (Verdict.NOTHING_TO_REPAIR,):
+        return verdict
+    return f"{verdict}: {escape(row.judgement.reason)}"
+
+
+def render_table(
+    rows: Sequence[Row], comparisons: Sequence[PolicyComparison], console, show_policy: bool, budget: str | None = None
+) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    if budget is not None:
+        console.print(f"budget: {budget}")
     table = Table(title="bnfix verify", show_lines=True)
     table.add_column("script", overflow="fold")
     if show_policy:
@@ -125,9 +170,11 @@ def render_table(rows: Sequence[Row], comparisons: Sequence[PolicyComparison], c
     table.add_column("rules")
     seeds = max((len(row.before) for row in rows), default=0)
     table.add_column(f"runs ({seeds} seeds)" if seeds else "runs")
-    for title in COLUMNS.values():
-        table.add_column(title)
-    table.add_column("verdict")
+    columns = shown_columns(rows)
+    for name in columns:
+        table.add_column(COLUMNS[name])
+    table.add_column("decided by")
+    table.add_column("verdict", overflow="fold", ratio=2)
     for row in rows:
         cells = [escape(str(row.path))]
         if show_policy:
@@ -135,16 +182,15 @@ def render_table(rows: Sequence[Row], comparisons: Sequence[PolicyComparison], c
         cells.append(", ".join(dict.fromkeys(row.rules)))
         cells.append(f"{format_outcomes(row.before)} → {format_outcomes(row.after)}" if row.before else "")
         metrics = row.judgement.metrics
-        cells.extend(format_comparison(metrics[name]) if name in metrics else "" for name in COLUMNS)
-        style = VERDICT_STYLES.get(row.verdict)
-        verdict = f"[{style}]{row.verdict.value}[/{style}]" if style else row.verdict.value
-        cells.append(verdict)
+        cells.extend(format_comparison(metrics[name]) if name in metrics else "" for name in columns)
+        cells.append((row.judgement.judged_on or "").replace("_", " "))
+        cells.append(verdict_cell(row))
         table.add_row(*cells)
     console.print(table)
-    for row in rows:
-        if row.verdict in (Verdict.FIXED_CRASH, Verdict.NEW_CRASH, Verdict.STILL_CRASHES, Verdict.ERROR, Verdict.WORSE):
+    for row in rows:  # the reasons once more, unwrapped, for the outcomes a reader must act on
+        if row.verdict.is_regression or row.verdict.is_unverified or row.verdict is Verdict.FIXED_CRASH:
             policy = f" [{row.policy}]" if show_policy and row.policy else ""
-            console.print(f"{escape(str(row.path))}{policy}: {row.verdict.value}: {escape(row.judgement.reason)}")
+            console.print(f"{escape(str(row.path))}{policy}: {row.verdict.value}: {escape(row.judgement.reason)}", soft_wrap=True)
     for item in comparisons:
         console.print(
             f"{escape(str(item.path))}: policy {item.candidate} against {item.baseline}: "
@@ -168,6 +214,8 @@ def json_document(
             "bnfix_verify": JSON_FORMAT_VERSION,
             "seeds": list(options.seeds),
             "timeout": options.timeout,
+            "budget": options.budget.as_dict(),
+            "budget_description": options.budget.describe(),
             "settings": settings,
             "elapsed_seconds": round(elapsed, 2),
             "exit_code": exit_code,
@@ -178,6 +226,7 @@ def json_document(
                     "policy": row.policy,
                     "rules": row.rules,
                     **row.judgement.as_dict(),
+                    "outcome": outcome_name(row.verdict),
                     "before": {"outcomes": outcome_counts(row.before), "runs": row.before},
                     "after": {"outcomes": outcome_counts(row.after), "runs": row.after},
                 }
@@ -189,6 +238,15 @@ def json_document(
             ],
         }
     )
+
+
+def outcome_name(verdict: Verdict) -> str:
+    """The kind of result: "verified" (a measured verdict), "regression", "unverified" or "nothing to repair"."""
+    if verdict.is_regression:
+        return "regression"
+    if verdict.is_unverified:
+        return "unverified"
+    return "nothing to repair" if verdict is Verdict.NOTHING_TO_REPAIR else "verified"
 
 
 def write_json(path: Path, document: dict) -> None:

@@ -1,8 +1,9 @@
 """The parent side of `bnfix verify`: which versions of each script to run, and running them safely.
 
 Every run (one version of a script — the original, the repair, or one repair per placement policy — with one
-seed) happens in a fresh temporary copy of the script's directory, so relative data paths keep working and
-whatever the script writes lands in the copy, which is deleted afterwards. Runs go to `--jobs` worker processes
+seed) happens in a fresh temporary mirror of the script's project (staging.py: code copied, large data linked,
+writes kept off the user's files by write_guard.py), which is deleted afterwards. The budget (budget.py) travels
+with every request, identical for both versions. Runs go to `--jobs` worker processes
 (`python -m bnfix.verify.harness --serve`); each worker imports TensorFlow once and forks a child per run, which
 keeps the 3-4 s import out of every run while each run still starts from a clean, freshly imported process.
 This module never imports TensorFlow or Keras.
@@ -26,9 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from bnfix.sources.files import SKIPPED_DIRECTORIES, SourceText
+from bnfix.sources.files import SourceText
 from bnfix.process import process_file
 from bnfix.settings import PlacementPolicy, Settings
+from bnfix.verify.budget import Budget
+from bnfix.verify.staging import StagingFailed, linked_files_changed, stage_project
 
 # The harness imports TensorFlow before the first run's clock starts; this is its allowance on top of the runs.
 STARTUP_ALLOWANCE = 90.0
@@ -42,10 +45,8 @@ class RunOptions:
     max_copy_bytes: int = 200 * 1024 * 1024
     sample_size: int = 256
     python: str = sys.executable
-
-
-class CopyTooLarge(Exception):
-    """The script's directory is too big to copy for a run."""
+    budget: Budget = Budget()
+    invocation_dir: Path | None = None  # where `bnfix verify` started: the runs' working directory, if in the project
 
 
 @dataclass
@@ -94,52 +95,6 @@ def plan_script(path: Path, settings: Settings, policies: Sequence[PlacementPoli
     return plan
 
 
-# ------------------------------------------------------------------------------------------------ copying
-
-
-def directory_size(directory: Path, limit: int) -> int:
-    """Bytes the copy would take, counting until past `limit`."""
-    total = 0
-    for root, dirs, files in os.walk(directory):
-        dirs[:] = [d for d in dirs if not _skipped(d)]
-        for name in files:
-            try:
-                entry = os.lstat(os.path.join(root, name))
-            except OSError:
-                continue
-            total += entry.st_size
-            if total > limit:
-                return total
-    return total
-
-
-def _skipped(name: str) -> bool:
-    return name in SKIPPED_DIRECTORIES or name.endswith(".egg-info")
-
-
-def stage_copy(script: Path, destination: Path, max_bytes: int, source: str | None, text: SourceText | None) -> Path:
-    """Copy the script's directory into `destination`; write `source` over the script's copy if given.
-
-    Only the script's own directory is copied (paths that climb out of it, `../data`, do not resolve in the
-    copy). Version-control, virtual-environment and cache directories are skipped; symbolic links are copied as
-    links, so a large linked data set is not duplicated (and a script writing through a link writes its target).
-    """
-    directory = script.resolve().parent
-    size = directory_size(directory, max_bytes)
-    if size > max_bytes:
-        raise CopyTooLarge(
-            f"{directory} holds more than {max_bytes / 2**20:.3g} MB, the limit for the temporary copy a run works "
-            "in; move the script to a smaller directory or raise --max-copy-mb"
-        )
-    target = destination / directory.name
-    shutil.copytree(directory, target, symlinks=True, ignore=lambda _, names: [n for n in names if _skipped(n)])
-    copy = target / script.name
-    if source is not None:
-        data = text.encode(source) if text is not None else source.encode("utf-8")
-        copy.write_bytes(data)
-    return copy
-
-
 # ------------------------------------------------------------------------------------------------ running
 
 
@@ -174,9 +129,12 @@ class Worker:
             stderr=errors, start_new_session=True,
         )  # fmt: skip
 
-    def run(self, script: Path, seed: int, log: Path, grace: float = 5.0) -> dict:
+    def run(self, script: Path, seed: int, log: Path, grace: float = 5.0, context: dict | None = None) -> dict:
         """One run; the harness kills it `grace` seconds after the time limit if the alarm did not end it."""
-        request = {"script": str(script), "seed": seed, "timeout": self.options.timeout, "log": str(log), "grace": grace}
+        request = {
+            "script": str(script), "seed": seed, "timeout": self.options.timeout, "log": str(log), "grace": grace,
+            "context": {"budget": self.options.budget.as_dict(), **(context or {})},
+        }  # fmt: skip
         try:
             assert self.process.stdin is not None
             self.process.stdin.write((json.dumps(request) + "\n").encode())
@@ -239,6 +197,7 @@ def _child_environment(options: RunOptions) -> dict[str, str]:
     # Hash randomisation is fixed when the interpreter starts, and every run is forked from one worker.
     env["PYTHONHASHSEED"] = str(options.seeds[0] if options.seeds else 0)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ anywhere, not even in the copy
+    env.update(options.budget.environment())  # BNFIX_VERIFY=1: a script may shorten itself
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("MPLBACKEND", "Agg")  # a plt.show() must not wait for a window
     package_root = str(Path(__file__).resolve().parents[2])  # so that `-m bnfix.verify.harness` resolves
@@ -385,26 +344,45 @@ class _WorkerSlot:
 
 
 def _run_unit(workers: _WorkerSlot, unit: _Unit, plan: ScriptPlan, options: RunOptions, workspace: Path) -> dict:
-    """Run one unit in a fresh copy of the script's directory, deleted afterwards."""
+    """Run one unit in a fresh mirror of the script's project (staging.py), deleted afterwards."""
     directory = Path(tempfile.mkdtemp(prefix="run-", dir=workspace))
     try:
         try:
-            copy = stage_copy(plan.path, directory / "copy", options.max_copy_bytes, unit.source, plan.text)
-        except CopyTooLarge as error:
-            return failed_record(unit.seed, "error", "CopyTooLarge", str(error))
+            stage = stage_project(
+                plan.path, directory / "stage", unit.source, plan.text,
+                invocation_dir=options.invocation_dir, max_copy_bytes=options.max_copy_bytes,
+            )  # fmt: skip
+        except StagingFailed as error:
+            return failed_record(unit.seed, "error", "StagingFailed", str(error))
         except OSError as error:
-            return failed_record(unit.seed, "error", "CopyFailed", f"cannot copy the script's directory: {error}")
+            return failed_record(unit.seed, "error", "StagingFailed", f"cannot stage the script's project: {error}")
         log = directory / "output.log"
+        context = {"cwd": str(stage.cwd), "protect": str(stage.project), "stage": str(stage.root)}
         try:
-            record = workers.get().run(copy, unit.seed, log)
+            record = workers.get().run(stage.script, unit.seed, log, context=context)
         except WorkerFailed as error:
             workers.discard()
             return failed_record(unit.seed, "error", "HarnessError", str(error), _tail(log))
         if record.get("status") != "ok":
             record["output_tail"] = _tail(log, 2000)
+        _as_user_paths(record, stage)
+        changed = linked_files_changed(stage)
+        if changed:
+            record["wrote_through_links"] = changed
         return record
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _as_user_paths(record: dict, stage) -> None:
+    """Error messages name the user's files, not their temporary mirror (so both versions' reasons compare)."""
+    error = record.get("error")
+    if isinstance(error, dict):
+        for key in ("message", "traceback"):
+            if isinstance(error.get(key), str):
+                error[key] = stage.user_path(error[key])
+    if isinstance(record.get("output_tail"), str):
+        record["output_tail"] = stage.user_path(record["output_tail"])
 
 
 def default_jobs() -> int:

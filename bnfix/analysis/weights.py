@@ -1,0 +1,155 @@
+"""Where a model's weights come from: the calls in a module that put trained weights into a model it builds.
+
+A rewrite that moves BatchNormalization, splits a fused activation or drops a bias changes the function a
+checkpoint was trained for; the rules ask this analysis whether the layers they would touch belong to a model
+that gets weights from elsewhere:
+
+- `model.load_weights(path)` and `model.set_weights(values)` on a model built in the module;
+- `model = keras.models.load_model(path)` (or `keras.saving.load_model`) replacing a model built in the module;
+- a builder function that loads weights into the model it builds (model-zoo style:
+  `def ResNet50(weights="imagenet"): ... if weights: model.load_weights(path)`), including the layers its helper
+  block functions build.
+
+The model a loading call fills is found through `ModelResolver` (every assignment to its name in the call's
+scope). When the call's receiver cannot be resolved (`self.model`, a parameter, an unknown constructor), the
+guard is scope-wide: every layer built in the loading function and in the module functions it calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import libcst as cst
+
+from bnfix.analysis.bindings import Bindings
+from bnfix.analysis.context import ModuleContext
+from bnfix.analysis.model_layers import FUNCTIONAL, ModelResolver, model_resolver
+from bnfix.analysis.names import dotted_name
+
+LOAD_MODEL = frozenset({"models.load_model", "saving.load_model"})
+WEIGHT_SETTERS = frozenset({"load_weights", "set_weights"})
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """One call that gives a model weights it did not learn in this run of the code."""
+
+    call: cst.Call
+    line: int
+    model: str | None  # the dotted name of the model it fills (`model`, `self.net`); None when not written as one
+    scope: cst.CSTNode  # the function holding the call, or the module
+    covered: frozenset[int]  # ids of the layer constructor calls of the models it fills
+
+
+def weight_sources(ctx: ModuleContext) -> WeightSources:
+    return ctx.shared("weight_sources", lambda: WeightSources(ctx))
+
+
+class WeightSources:
+    def __init__(self, ctx: ModuleContext) -> None:
+        self.ctx = ctx
+        self.sources: list[WeightSource] = []
+        calls = [call for call in ctx.node_index.calls if _loads_weights(ctx, call)]
+        if not calls:
+            return  # most modules: nothing to resolve
+        self.models = model_resolver(ctx)
+        self.bindings: Bindings = self.models.bindings
+        for call in calls:
+            self.sources.append(self._source(call))
+
+    def for_layers(self, constructors: Iterable[cst.Call | None]) -> WeightSource | None:
+        """The first loading call that fills a model holding any of these layer constructor calls."""
+        wanted = {id(call) for call in constructors if call is not None}
+        return next((source for source in self.sources if wanted & source.covered), None)
+
+    def loaded_into(self, model: str, use: cst.CSTNode) -> WeightSource | None:
+        """The loading call before `use`, in its scope, that fills the model named `model` (a dotted name)."""
+        if not self.sources:
+            return None
+        scope = self.bindings.scope_of(use)
+        for source in self.sources:
+            if source.model == model and source.scope is scope and self.ctx.node_index.finished_before(source.call, use):
+                return source
+        return None
+
+    # ------------------------------------------------------------------------------------------------ building
+
+    def _source(self, call: cst.Call) -> WeightSource:
+        scope = self.bindings.scope_of(call)
+        model = _filled_model(self.ctx, call)
+        covered = self._layers_of_name(model, scope) if model is not None and "." not in model else None
+        if covered is None:
+            # `load_model` builds a new model from the file: it fills only a built model whose name it takes over.
+            fills_in_place = isinstance(call.func, cst.Attribute) and call.func.attr.value in WEIGHT_SETTERS
+            covered = self._layers_in_scope(scope) if fills_in_place else set()
+        return WeightSource(call, self.ctx.position(call).start.line, model, scope, frozenset(covered))
+
+    def _layers_of_name(self, name: str, scope: cst.CSTNode) -> set[int] | None:
+        """The layers of every model assigned to `name` in `scope` (the module's, for a global); None if none resolve."""
+        resolved: set[int] | None = None
+        for statement, value in self._assignments(name, scope):
+            layers = self.models.layers_of_value(value, name, statement)
+            if layers is None:
+                continue
+            resolved = (resolved or set()) | {id(layer) for layer in layers}
+            if scope is not self.ctx.module and self._is_functional(value):
+                # A functional graph is traced through straight-line assignments only, and model-zoo builders
+                # bind their tensors in branches (`if input_tensor is None: img_input = Input(...)`, `if
+                # include_top: x = ...`): in a builder function, every layer it builds counts.
+                resolved |= self._layers_in_scope(scope)
+        return resolved
+
+    def _assignments(self, name: str, scope: cst.CSTNode) -> Iterator[tuple[cst.SimpleStatementLine, cst.BaseExpression]]:
+        found = [pair for pair in self._plain_assignments(name) if self.bindings.scope_of(pair[0]) is scope]
+        if not found and scope is not self.ctx.module:  # a global model, loaded inside a function
+            found = [pair for pair in self._plain_assignments(name) if self.bindings.scope_of(pair[0]) is self.ctx.module]
+        return iter(found)
+
+    def _plain_assignments(self, name: str) -> Iterator[tuple[cst.SimpleStatementLine, cst.BaseExpression]]:
+        for statement in self.ctx.node_index.statements:
+            for small in statement.body:
+                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    target = small.targets[0].target
+                    if isinstance(target, cst.Name) and target.value == name:
+                        yield statement, small.value
+
+    def _layers_in_scope(self, scope: cst.CSTNode) -> set[int]:
+        """Every layer built in `scope` and in the module-level functions and classes it refers to, transitively.
+
+        At module level only the module's own statements count: a script's functions are not all one model.
+        """
+        models: ModelResolver = self.models
+        index = self.ctx.node_index
+        if scope is self.ctx.module:
+            return {
+                id(call)
+                for call in index.calls
+                if models.is_layer_constructor(call) and self.bindings.scope_of(call) is self.ctx.module
+            }
+        return {id(call) for call in models.constructors_in_definitions([scope])}
+
+
+    def _is_functional(self, value: cst.BaseExpression) -> bool:
+        return isinstance(value, cst.Call) and self.ctx.imports.keras_name(value.func) in FUNCTIONAL
+
+
+def _loads_weights(ctx: ModuleContext, call: cst.Call) -> bool:
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value in WEIGHT_SETTERS and call.args:
+        # `target.set_weights(model.get_weights())` copies between two live models built by the same code: both
+        # change with the fix, so nothing trained elsewhere is invalidated.
+        first = call.args[0].value
+        copied = isinstance(first, cst.Call) and isinstance(first.func, cst.Attribute) and first.func.attr.value == "get_weights"
+        return not (func.attr.value == "set_weights" and copied)
+    return ctx.imports.keras_name(func) in LOAD_MODEL
+
+
+def _filled_model(ctx: ModuleContext, call: cst.Call) -> str | None:
+    """`model` for `model.load_weights(...)` and for `model = load_model(...)`."""
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value in WEIGHT_SETTERS:
+        return dotted_name(call.func.value)
+    parent = ctx.parent(call)
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+        return dotted_name(parent.targets[0].target)
+    return None

@@ -1,0 +1,111 @@
+"""The engine's results for a target, placed back in the editor's documents; and the texts its fixes produce.
+
+Positions here are 0-based lines and characters counted in code points, as the engine counts them; the server
+converts them to the client's position encoding (UTF-16 unless it asked otherwise) when it sends them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bnfix.engine import Diagnostic, SourceError, fix_one, might_apply
+from bnfix.process import DEFAULT_MAX_CODE_MB, analyse
+from bnfix.rules import enabled_rules
+from bnfix.server.targets import Target
+from bnfix.settings import Settings
+from bnfix.sources.notebooks import NotebookError
+
+Place = tuple[int, int]  # (line, character), both 0-based
+
+
+class FixError(Exception):
+    """A fix could not be turned into edits (it produced invalid code, or crossed a notebook cell boundary)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    uri: str
+    start: Place
+    end: Place
+    message: str  # for a notebook, other lines are cited as cells
+    diagnostic: Diagnostic  # the engine's, in module positions: what `fix_one` is given back
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a target could not be analysed at all (it does not parse, it is too large): one diagnostic, no findings."""
+
+    uri: str
+    start: Place
+    end: Place
+    message: str
+
+
+@dataclass(frozen=True)
+class Analysis:
+    target: Target
+    settings: Settings
+    findings: tuple[Finding, ...] = ()
+    problem: Problem | None = None
+
+
+def analyse_target(target: Target, settings: Settings) -> Analysis:
+    module = target.module
+    if len(module) > DEFAULT_MAX_CODE_MB * 1_000_000 and might_apply(module, enabled_rules(settings)):
+        message = f"not checked: {len(module) / 1_000_000:.1f} MB of code is over bnfix's {DEFAULT_MAX_CODE_MB:g} MB limit"
+        return Analysis(target, settings, problem=_problem(target, 1, 1, message))
+    try:
+        result = analyse(module, settings, fix=False)
+    except SourceError as error:
+        return Analysis(target, settings, problem=_problem(target, error.line, error.column, error.message))
+    return Analysis(target, settings, tuple(_place(target, d) for d in result.diagnostics))
+
+
+def fix_all(target: Target, settings: Settings) -> dict[str, str]:
+    """The new text of every document `bnfix apply` would change, with the same settings (so, same unsafe fixes)."""
+    try:
+        repaired = analyse(target.module, settings, fix=True).source
+    except SourceError as error:
+        raise FixError(error.message) from None
+    return _changed_texts(target, repaired)
+
+
+def fix_finding(target: Target, settings: Settings, finding: Finding) -> dict[str, str]:
+    """The new text of every document that this one finding's fix changes (empty when it has no fix)."""
+    d = finding.diagnostic
+    try:
+        repaired = fix_one(target.module, settings, d.code, d.line, d.column)
+    except SourceError as error:
+        raise FixError(error.message) from None
+    return {} if repaired is None else _changed_texts(target, repaired)
+
+
+def _changed_texts(target: Target, repaired: str) -> dict[str, str]:
+    if repaired == target.module:
+        return {}
+    try:
+        texts = target.split(repaired)
+    except NotebookError as error:
+        raise FixError(str(error)) from None
+    return {uri: text for uri, text in texts.items() if text != target.texts[uri]}
+
+
+def _place(target: Target, d: Diagnostic) -> Finding:
+    uri, line = target.locate(d.line)
+    end_uri, end_line = target.locate(d.end_line)
+    start = (line - 1, d.column - 1)
+    end = (end_line - 1, d.end_column - 1) if end_uri == uri else _end_of_line(target.lines(uri), line - 1)
+    return Finding(uri, start, end, target.in_documents(d.message), d)
+
+
+def _problem(target: Target, module_line: int, column: int, message: str) -> Problem:
+    uri, line = target.locate(module_line)
+    start = (line - 1, max(column - 1, 0))
+    end = _end_of_line(target.lines(uri), line - 1)
+    return Problem(uri, start, max(start, end), target.in_documents(message))
+
+
+def _end_of_line(lines: list[str], line: int) -> Place:
+    if line >= len(lines):
+        return (line, 0)
+    return (line, len(lines[line].rstrip("\r\n")))

@@ -1,0 +1,247 @@
+"""The pretrained-weights guard: BNF101/102/103 never silently rewrite a model that loads weights from elsewhere."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from bnfix.engine import check_source
+from bnfix.fixes.fix import FixSafety
+from tests.helpers import assert_fix, settings_for
+
+# Model-zoo style: a builder with a `weights` argument that loads them into the model its helper blocks build.
+MODEL_ZOO = """\
+    from tensorflow.keras import layers, models
+
+
+    def conv_block(x, filters):
+        x = layers.Conv2D(filters, 3, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        return x
+
+
+    def stack(x, filters):
+        x = conv_block(x, filters)
+        return conv_block(x, filters * 2)
+
+
+    def ResNetLike(include_top=True, weights="imagenet", input_shape=(224, 224, 3)):
+        inputs = layers.Input(input_shape)
+        x = layers.Conv2D(64, 7, strides=2)(inputs)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = stack(x, 64)
+        model = models.Model(inputs, x, name="resnet_like")
+        if weights is not None:
+            model.load_weights(weights)
+        return model
+    """
+MODEL_ZOO_POST = (
+    textwrap.dedent(MODEL_ZOO)
+    .replace(
+        '    x = layers.Conv2D(filters, 3, use_bias=False)(x)\n    x = layers.BatchNormalization()(x)\n    x = layers.Activation("relu")(x)\n',
+        '    x = layers.Conv2D(filters, 3)(x)\n    x = layers.Activation("relu")(x)\n    x = layers.BatchNormalization()(x)\n',
+    )
+    .replace(
+        '    x = layers.BatchNormalization()(x)\n    x = layers.Activation("relu")(x)\n    x = stack',
+        '    x = layers.Activation("relu")(x)\n    x = layers.BatchNormalization()(x)\n    x = stack',
+    )
+)
+REASON = "; model loads pretrained weights (line 24); reordering invalidates them"
+
+
+def diagnostics(source: str, select: str, **options):
+    return check_source(textwrap.dedent(source), settings_for(select, **options)).diagnostics
+
+
+def test_builder_with_a_weights_argument_guards_its_own_layers_and_its_helper_blocks():
+    found = diagnostics(MODEL_ZOO, "BNF101")
+    assert [d.line for d in found] == [6, 19]  # the helper block's BN and the builder's stem BN
+    for diagnostic in found:
+        assert diagnostic.message.endswith(REASON)
+        assert diagnostic.fix_safety is FixSafety.UNSAFE
+    assert_fix(MODEL_ZOO, MODEL_ZOO, "BNF101")  # `apply` leaves it alone, not even as a safe fix
+    assert_fix(MODEL_ZOO, MODEL_ZOO_POST, "BNF101", unsafe_fixes=True)
+
+
+def test_the_same_builder_without_load_weights_is_fixed():
+    never_loads = textwrap.dedent(MODEL_ZOO).replace("    if weights is not None:\n        model.load_weights(weights)\n", "")
+    assert all(d.fix_safety is FixSafety.SAFE and "pretrained" not in d.message for d in diagnostics(never_loads, "BNF101"))
+    assert_fix(never_loads, MODEL_ZOO_POST.replace("    if weights is not None:\n        model.load_weights(weights)\n", ""), "BNF101")
+
+
+SCRIPT = """\
+    from tensorflow import keras
+    from tensorflow.keras import layers
+
+    model = keras.Sequential([
+        layers.Dense(64),
+        layers.BatchNormalization(),
+        layers.Activation("relu"),
+        layers.Dropout(0.5),
+        layers.BatchNormalization(),
+        layers.Dense(1),
+    ])
+    model.load_weights("checkpoint.weights.h5")
+    model.fit(x, y)
+    """
+
+
+def test_a_script_that_loads_weights_into_the_model_it_built():
+    found = diagnostics(SCRIPT, "BNF1")
+    assert [(d.code, d.fix_safety) for d in found] == [("BNF101", FixSafety.UNSAFE), ("BNF102", FixSafety.UNSAFE)]
+    assert all(d.message.endswith("; model loads pretrained weights (line 12); reordering invalidates them") for d in found)
+    assert_fix(SCRIPT, SCRIPT, "BNF1")
+
+
+def test_bias_removal_names_what_it_invalidates():
+    source = "from tensorflow import keras\nfrom tensorflow.keras import layers\n" + textwrap.dedent(
+        """\
+        model = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])
+        model.load_weights("w.h5")
+        """
+    )
+    (found,) = diagnostics(source, "BNF103", unsafe_fixes=True)
+    assert found.message.endswith("; model loads pretrained weights (line 4); dropping the bias invalidates them")
+    assert found.fix_safety is FixSafety.UNSAFE
+
+
+@pytest.mark.parametrize(
+    "loading",
+    [
+        'model.load_weights("checkpoint.weights.h5")',
+        'model.set_weights(np.load("weights.npy", allow_pickle=True))',
+        'model = keras.models.load_model("model.keras")',
+        'model = keras.saving.load_model("model.keras")',
+        'model = tf.keras.models.load_model("model.h5")',
+    ],
+)
+def test_every_way_weights_arrive_guards_the_model(loading):
+    source = textwrap.dedent(SCRIPT).replace('model.load_weights("checkpoint.weights.h5")', loading)
+    source = "import numpy as np\nimport tensorflow as tf\n" + source
+    found = diagnostics(source, "BNF101")
+    assert [d.fix_safety for d in found] == [FixSafety.UNSAFE]
+    assert "model loads pretrained weights (line 14)" in found[0].message
+
+
+def test_a_model_built_by_a_function_and_loaded_by_its_caller():
+    source = """\
+        from tensorflow import keras
+        from tensorflow.keras import layers
+
+        def build():
+            m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.ReLU()])
+            return m
+
+        model = build()
+        model.load_weights("w.h5")
+        """
+    (found,) = diagnostics(source, "BNF101")
+    assert found.fix_safety is FixSafety.UNSAFE and "(line 9)" in found.message
+
+
+def test_a_model_kept_on_self_and_loaded_there():
+    source = """\
+        from tensorflow import keras
+        from tensorflow.keras import layers
+
+        class Agent:
+            def build(self):
+                self.model = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.ReLU()])
+                self.model.load_weights("agent.h5")
+        """
+    (found,) = diagnostics(source, "BNF101")
+    assert found.fix_safety is FixSafety.UNSAFE
+
+
+NEVER_LOADED = """\
+    from tensorflow import keras
+    from tensorflow.keras import layers
+
+    model = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.ReLU()])
+    model.fit(x, y)
+    model.save_weights("w.weights.h5")
+    """
+
+
+def test_a_model_that_never_loads_any_weights_is_still_fixed():
+    (found,) = diagnostics(NEVER_LOADED, "BNF101")
+    assert found.fix_safety is FixSafety.SAFE and "pretrained" not in found.message
+    assert_fix(NEVER_LOADED, NEVER_LOADED.replace("layers.BatchNormalization(), layers.ReLU()", "layers.ReLU(), layers.BatchNormalization()"), "BNF101")
+
+
+def test_only_the_model_that_loads_weights_is_guarded():
+    source = textwrap.dedent(NEVER_LOADED) + textwrap.dedent(
+        """\
+        generator = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.ReLU()])
+        generator.load_weights("generator.h5")
+        """
+    )
+    found = diagnostics(source, "BNF101")
+    assert [(d.line, d.fix_safety) for d in found] == [(4, FixSafety.SAFE), (7, FixSafety.UNSAFE)]
+
+
+def test_copying_weights_between_two_models_built_here_is_not_loading_them():
+    # A DQN's target network: both models change with the fix, nothing trained elsewhere is invalidated.
+    source = textwrap.dedent(NEVER_LOADED) + "target = keras.models.clone_model(model)\ntarget.set_weights(model.get_weights())\n"
+    (found,) = diagnostics(source, "BNF101")
+    assert found.fix_safety is FixSafety.SAFE
+
+
+def test_load_model_into_another_name_leaves_the_built_model_alone():
+    source = textwrap.dedent(NEVER_LOADED) + 'teacher = keras.models.load_model("teacher.keras")\n'
+    (found,) = diagnostics(source, "BNF101")
+    assert found.fix_safety is FixSafety.SAFE
+
+
+def test_a_subclassed_model_whose_instance_loads_weights():
+    source = """\
+        from tensorflow import keras
+        from tensorflow.keras import layers
+
+        class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.dense = layers.Dense(8)
+                self.bn = layers.BatchNormalization()
+                self.act = layers.ReLU()
+
+            def call(self, x):
+                x = self.dense(x)
+                x = self.bn(x)
+                x = self.act(x)
+                return x
+
+        net = Net()
+        net.load_weights("net.weights.h5")
+        """
+    (found,) = diagnostics(source, "BNF101")
+    assert found.fix_safety is FixSafety.UNSAFE and "(line 18)" in found.message
+
+
+def test_a_builder_whose_tensors_are_bound_in_branches_is_still_covered_whole():
+    # Model-zoo builders pick their input and head in branches, where the functional trace loses the trail.
+    source = """\
+        from keras.layers import Activation, BatchNormalization, Conv2D, Dense, Flatten, Input
+        from keras.models import Model
+
+        def ResNet50(include_top=True, weights="imagenet", input_tensor=None):
+            if input_tensor is None:
+                img_input = Input(shape=(224, 224, 3))
+            else:
+                img_input = input_tensor
+            x = Conv2D(64, (7, 7))(img_input)
+            x = BatchNormalization(axis=3)(x)
+            x = Activation("relu")(x)
+            if include_top:
+                x = Flatten()(x)
+                x = Dense(1000, activation="softmax")(x)
+            model = Model(img_input, x, name="resnet50")
+            if weights == "imagenet":
+                model.load_weights("resnet50_weights_tf_dim_ordering_tf_kernels.h5")
+            return model
+        """
+    (found,) = diagnostics(source, "BNF101")
+    assert found.fix_safety is FixSafety.UNSAFE and "(line 17)" in found.message

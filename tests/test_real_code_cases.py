@@ -1,0 +1,81 @@
+"""Patterns found in the real-code review (bench/REAL_CODE.md) that bnfix got wrong, each written anew as a small
+case: the finding it must not make, and the one it must still make next to it."""
+
+from __future__ import annotations
+
+from tests.helpers import assert_fix, codes_found, messages
+
+# Dacon/Kaggle study scripts: the training table and the submission table are read from one directory.
+_TWO_TABLES = """\
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    folder = "data/"
+    train_table = pd.read_csv(folder + "train.csv", index_col=0)
+    submission_x = pd.read_csv(folder + "test.csv", index_col=0)
+    x = train_table.drop(["count"], axis=1)
+    y = train_table["count"]
+    x_train, x_test, y_train, y_test = train_test_split(x, y, train_size=0.8)
+    scaler = StandardScaler()
+    scaler.fit(x_train)
+    scaler.fit(submission_x)
+    x_train = scaler.transform(x_train)
+    x_test = scaler.transform(x_test)
+    """
+
+
+def test_files_read_from_one_directory_are_not_one_data_set():
+    # `pd.read_csv(folder + "test.csv")` makes new data; it is not "all of folder", split later (BNF404 said so).
+    assert "BNF404" not in codes_found(_TWO_TABLES)
+
+
+def test_a_fit_before_the_split_of_a_read_table_is_still_found():
+    source = """\
+        import numpy as np
+        from sklearn.model_selection import train_test_split
+        from sklearn.preprocessing import MinMaxScaler
+
+        folder = "data/"
+        table = np.loadtxt(folder + "wine.csv", delimiter=",")
+        x, y = table[:, :-1], table[:, -1]
+        scaler = MinMaxScaler()
+        scaler.fit(x)
+        x = scaler.transform(x)
+        x_train, x_test, y_train, y_test = train_test_split(x, y)
+        """
+    assert messages(source, "BNF404") == [
+        "scaler.fit(x) fits the scaler before train_test_split, so the evaluation part leaks into the scaling; "
+        "fit on x_train after the split"
+    ]
+
+
+def test_the_split_of_a_read_table_is_repaired_on_its_training_part():
+    assert_fix(
+        """\
+        import pandas as pd
+        from sklearn.model_selection import train_test_split
+        from sklearn.preprocessing import StandardScaler
+
+        frame = pd.read_csv("houses/" + "train.csv")
+        x = frame.drop(columns=["price"])
+        y = frame["price"]
+        scaler = StandardScaler()
+        x = scaler.fit_transform(x)
+        x_train, x_test, y_train, y_test = train_test_split(x, y)
+        """,
+        """\
+        import pandas as pd
+        from sklearn.model_selection import train_test_split
+        from sklearn.preprocessing import StandardScaler
+
+        frame = pd.read_csv("houses/" + "train.csv")
+        x = frame.drop(columns=["price"])
+        y = frame["price"]
+        scaler = StandardScaler()
+        x_train, x_test, y_train, y_test = train_test_split(x, y)
+        x_train = scaler.fit_transform(x_train)
+        x_test = scaler.transform(x_test)
+        """,
+        "BNF404",
+    )
