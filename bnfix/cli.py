@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Optional
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
@@ -97,6 +98,25 @@ def rules() -> None:
     for rule in ALL_RULES:
         fix = {None: "report only", "safe": "safe fix", "unsafe": "unsafe fix"}[rule.fix_safety and rule.fix_safety.value]
         typer.echo(f"{rule.code}  {rule.name:<28} {fix:<12} {rule.summary}")
+
+
+@app.command()
+def clean(
+    paths: Optional[List[Path]] = typer.Argument(None, help="A path inside the project (default: the current directory)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="The configuration file that names cache-dir."),
+) -> None:
+    """Remove the result cache (.bnfix_cache at the project root, or cache-dir)."""
+    from bnfix.cache import NotACacheError, cache_directory
+    from bnfix.cache import clean as remove_cache
+    from bnfix.cli_run import UsageError, settings_for
+
+    try:
+        directory = cache_directory(settings_for(RunOptions(paths=paths, config=config)))
+        removed = remove_cache(directory)
+    except (UsageError, NotACacheError, OSError) as problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    typer.echo(f"removed {directory}" if removed else f"no cache at {directory}")
 
 
 @app.command()

@@ -155,7 +155,7 @@ def _process(paths: list[Path], settings: Settings, fix: bool, options: RunOptio
     propose = not fix and _proposes_fixes(options)
     description = "bnfix apply" if fix else "bnfix check"
     with progress_bar(len(paths), description, enabled=not options.no_progress) as advance:
-        return list(process_files(paths, settings, fix, options.jobs, propose, *_max_size(options), on_done=advance))
+        return list(process_files(paths, settings, fix, options.jobs, propose, *_max_size(options), on_done=advance, use_cache=not options.no_cache))
 
 
 def _write_back(results: list, settings: Settings, options: RunOptions) -> tuple[list, bool]:
