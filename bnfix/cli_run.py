@@ -73,6 +73,8 @@ def _flag(parse: Callable, value: Optional[str], flag: str):
 def check_usage(options: RunOptions, fix: bool) -> None:
     if options.reads_stdin and options.watch:
         raise UsageError("--watch cannot read stdin ('-'): it watches files")
+    if options.statistics and options.output_format in (OutputFormat.sarif, OutputFormat.github):
+        raise UsageError(f"--statistics prints text, concise or json, not {options.output_format.value} (as in ruff)")
     if options.reads_stdin and fix and not options.diff and options.statistics:
         raise UsageError("--statistics cannot be combined with repairing stdin: stdout is the repaired source")
 
