@@ -455,7 +455,9 @@ def majority_class_fraction(y) -> float | None:
 
 def subset_structure(x, keep: int):
     """Every array of `x` with more than `keep` rows replaced by its `fixed_rows`; datasets and generators untouched."""
-    if _is_dataset_or_generator(x):
+    if isinstance(x, (list, tuple)) and x and all(isinstance(leaf, (int, float, bool)) for leaf in keras.tree.flatten(x)):
+        x = np.asarray(x)  # labels as a Python list: rows, not a structure of scalars
+    elif _is_dataset_or_generator(x):
         return x
 
     def subset(leaf):
