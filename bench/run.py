@@ -5,7 +5,8 @@
 1. Builds the tree with bench/generate_tree.py (same seed, same bytes).
 2. Floor: one process that reads every file and parses it with libcst (notebooks: their code cells, magics
    masked) and nothing else: what any libcst-based tool pays before it looks at a single node.
-3. `bnfix check` (default jobs, and --jobs 1) and `bnfix apply --diff` over the tree.
+3. `bnfix check` (default jobs, and --jobs 1) and `bnfix apply --diff` over the tree, without the result cache
+   (bench/speed_real.py measures it cold and warm).
 4. One small Keras file the way an IDE external tool runs it: `bnfix check --format concise FILE` and the stdin
    mode `bnfix apply - --stdin-filename FILE`, end to end (interpreter start included).
 
@@ -106,9 +107,9 @@ def main() -> None:
     floor = best_of([sys.executable, "-c", FLOOR_SCRIPT, str(tree)], args.repeat)
     runs = {
         "floor_parse_all": floor,
-        "check": best_of(bnfix_command("check", "--no-progress", "-q", "--format", "concise", str(tree)), args.repeat),
-        "check_jobs_1": best_of(bnfix_command("check", "--no-progress", "-q", "--format", "concise", "--jobs", "1", str(tree)), args.repeat),
-        "apply_diff": best_of(bnfix_command("apply", "--diff", "--no-progress", str(tree)), args.repeat),
+        "check": best_of(bnfix_command("check", "--no-progress", "--no-cache", "-q", "--format", "concise", str(tree)), args.repeat),
+        "check_jobs_1": best_of(bnfix_command("check", "--no-progress", "--no-cache", "-q", "--format", "concise", "--jobs", "1", str(tree)), args.repeat),
+        "apply_diff": best_of(bnfix_command("apply", "--diff", "--no-progress", "--no-cache", str(tree)), args.repeat),
     }
     for name, run in runs.items():
         report[name] = {**run.as_dict(), "files_per_s": round(files / run.wall_s, 1)}
@@ -119,7 +120,7 @@ def main() -> None:
     ide_file = args.out / "ide_example.py"
     ide_file.write_text(IDE_FILE)
     for name, command, stdin in (
-        ("ide_check_concise", bnfix_command("check", "--format", "concise", "--no-progress", str(ide_file)), None),
+        ("ide_check_concise", bnfix_command("check", "--format", "concise", "--no-progress", "--no-cache", str(ide_file)), None),
         ("ide_stdin_apply", bnfix_command("apply", "-", "--stdin-filename", str(ide_file), "--format", "concise"), ide_file),
     ):
         walls = [run_measured(command, stdin).wall_s for _ in range(args.ide_runs)]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Optional
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
@@ -100,6 +101,25 @@ def rules() -> None:
 
 
 @app.command()
+def clean(
+    paths: Optional[List[Path]] = typer.Argument(None, help="A path inside the project (default: the current directory)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="The configuration file that names cache-dir."),
+) -> None:
+    """Remove the result cache (.bnfix_cache at the project root, or cache-dir)."""
+    from bnfix.cache import NotACacheError, cache_directory
+    from bnfix.cache import clean as remove_cache
+    from bnfix.cli_run import UsageError, settings_for
+
+    try:
+        directory = cache_directory(settings_for(RunOptions(paths=paths, config=config)))
+        removed = remove_cache(directory)
+    except (UsageError, NotACacheError, OSError) as problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    typer.echo(f"removed {directory}" if removed else f"no cache at {directory}")
+
+
+@app.command()
 def explain(code: str = typer.Argument(..., help="A rule code, e.g. BNF101.")) -> None:
     """Print one rule's documentation."""
     from bnfix.rules import rule_by_code
@@ -113,7 +133,7 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. BNF101.")) -
 
 @app.command()
 def server() -> None:
-    """Run the language server over stdio (diagnostics and fixes in any LSP editor; needs bnfix[server])."""
+    """Run the language server over stdio: diagnostics and fixes in any LSP editor (needs the server extra)."""
     try:
         from bnfix.server.server import serve
     except ModuleNotFoundError as error:

@@ -51,6 +51,7 @@ class RunOptions:
     stdin_filename: Optional[Path] = None
     jobs: Optional[int] = None
     max_file_size: Optional[float] = None
+    no_cache: bool = False
 
     @property
     def reads_stdin(self) -> bool:
@@ -91,6 +92,7 @@ _OPTIONS: dict[str, tuple[object, object]] = {
     "stdin_filename": (Annotated[Optional[Path], typer.Option("--stdin-filename", help="The path of the source read from stdin (config, messages).")], None),
     "jobs": (Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes for many files (default: CPU count).")], None),
     "max_file_size": (Annotated[Optional[float], typer.Option("--max-file-size", min=0.001, help="Megabytes of code above which a file is reported, not parsed (default: 2).")], None),
+    "no_cache": (Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache (.bnfix_cache, or cache-dir).")], False),
 }
 
 

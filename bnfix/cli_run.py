@@ -73,6 +73,8 @@ def _flag(parse: Callable, value: Optional[str], flag: str):
 def check_usage(options: RunOptions, fix: bool) -> None:
     if options.reads_stdin and options.watch:
         raise UsageError("--watch cannot read stdin ('-'): it watches files")
+    if options.statistics and options.output_format in (OutputFormat.sarif, OutputFormat.github):
+        raise UsageError(f"--statistics prints text, concise or json, not {options.output_format.value} (as in ruff)")
     if options.reads_stdin and fix and not options.diff and options.statistics:
         raise UsageError("--statistics cannot be combined with repairing stdin: stdout is the repaired source")
 
@@ -153,7 +155,7 @@ def _process(paths: list[Path], settings: Settings, fix: bool, options: RunOptio
     propose = not fix and _proposes_fixes(options)
     description = "bnfix apply" if fix else "bnfix check"
     with progress_bar(len(paths), description, enabled=not options.no_progress) as advance:
-        return list(process_files(paths, settings, fix, options.jobs, propose, *_max_size(options), on_done=advance))
+        return list(process_files(paths, settings, fix, options.jobs, propose, *_max_size(options), on_done=advance, use_cache=not options.no_cache))
 
 
 def _write_back(results: list, settings: Settings, options: RunOptions) -> tuple[list, bool]:

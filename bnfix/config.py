@@ -122,6 +122,12 @@ def _string(parse: Callable[[str], Any]) -> Callable[[Any, str], Any]:
     return parse_string
 
 
+def _cache_dir(text: str) -> str:
+    if not text.strip():
+        raise ConfigError("cache-dir must be a path, not an empty string")
+    return text
+
+
 def _selectors(value: Any, where: str) -> tuple[str, ...]:
     return parse_rule_selectors(_string_list(value, where), where)
 
@@ -136,6 +142,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "extend-exclude": ("extend_exclude", _string_list),
     "unsafe-fixes": ("unsafe_fixes", _boolean),
     "keras-version": ("keras_version", _string(parse_keras_version)),
+    "cache-dir": ("cache_dir", _string(_cache_dir)),
 }
 
 
@@ -189,13 +196,18 @@ def load_settings(paths: list[Path], overrides: dict[str, Any], config: Path | N
     checked against the rule catalogue like the file's.
     """
     values: dict[str, Any] = {}
+    root: Path | None = None  # where the configuration lives: the project root, for the result cache
     if config is not None:
         table, origin = read_config_file(config)
+        root = config.resolve().parent
     else:
         start = paths[0] if paths else Path.cwd()
         pyproject = find_pyproject(start if start.exists() else Path.cwd())
         table, origin = (_read_toml(pyproject)["tool"]["bnfix"], f"{pyproject}: [tool.bnfix]") if pyproject else ({}, "")
+        root = pyproject.parent if pyproject else None
     values.update(settings_from_table(table, origin=origin))
+    if root is not None:  # a relative cache-dir is relative to the configuration file
+        values["cache_dir"] = str(root / values.get("cache_dir", ".bnfix_cache"))
     given = {key: value for key, value in overrides.items() if value is not None}
     flags = SelectionLayer(
         select=parse_rule_selectors(given.pop("select"), "--select") if "select" in given else None,

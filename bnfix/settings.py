@@ -23,6 +23,8 @@ class Settings:
     unsafe_fixes: bool = False
     # Target Keras (major, minor); None means "the newest" (BNF201 uses it for renorm*).
     keras_version: tuple[int, int] | None = None
+    # Where the result cache lives (an absolute path resolved by config); None: .bnfix_cache in the working directory.
+    cache_dir: str | None = field(default=None, compare=False)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def is_enabled(self, code: str) -> bool:

@@ -70,6 +70,12 @@ def test_check_fix_is_apply(tmp_path):
     assert fixed_by_check.stdout == fixed_by_apply.stdout == "Fixed 1 finding (0 remaining).\n"
 
 
+def test_check_fix_on_stdin_is_apply_on_stdin():
+    by_check = invoke("check", "--fix", "-", "--stdin-filename", "model.py", input=BROKEN_PLACEMENT)
+    by_apply = invoke("apply", "-", "--stdin-filename", "model.py", input=BROKEN_PLACEMENT)
+    assert (by_check.exit_code, by_check.stdout, by_check.stderr) == (by_apply.exit_code, by_apply.stdout, by_apply.stderr) == (0, FIXED_PLACEMENT, "")
+
+
 def test_check_fix_with_unsafe_fixes(mixed):
     result = invoke("check", "--fix", "--unsafe-fixes", "--format", "concise", str(mixed))
     assert mixed.read_text() == MIXED_ALL_FIXED
@@ -128,6 +134,13 @@ def test_statistics_as_json(mixed):
     rows = json.loads(invoke("check", "--statistics", "--format", "json", str(mixed)).stdout)
     assert rows[0] == {"code": "BNF101", "name": "bn-placement", "count": 1, "fixable": True, "fixable_count": 1}
     assert [row["code"] for row in rows] == ["BNF101", "BNF103", "BNF202", "BNF204"]
+
+
+def test_statistics_refuses_the_formats_that_cannot_hold_it(mixed):
+    for output_format in ("sarif", "github"):
+        result = invoke("check", "--statistics", "--format", output_format, str(mixed))
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr == f"error: --statistics prints text, concise or json, not {output_format} (as in ruff)\n"
 
 
 def test_output_file_takes_the_report_and_errors_stay_on_stderr(mixed, tmp_path):

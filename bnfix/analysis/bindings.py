@@ -16,7 +16,7 @@ from typing import Iterator
 
 import libcst as cst
 
-from bnfix.analysis.node_index import NodeIndex
+from bnfix.analysis.node_index import NodeIndex, walk
 from bnfix.analysis.context import ModuleContext
 
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
@@ -115,7 +115,7 @@ class Bindings:
         if key not in self._events:
             collector = _BindingCollector(self.index, scope)
             body = scope.body if isinstance(scope, cst.FunctionDef) else scope
-            body.visit(collector)
+            walk(body, collector)
             for events in collector.events.values():
                 events.sort(key=lambda event: event.effective)
             self._events[key] = collector.events

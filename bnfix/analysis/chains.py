@@ -27,6 +27,7 @@ from bnfix.analysis.names import dotted_name
 
 from bnfix.analysis.context import ModuleContext
 from bnfix.fixes.fix import Replacement
+from bnfix.analysis.node_index import walk
 
 Changes = dict[cst.CSTNode, Replacement]
 
@@ -272,7 +273,7 @@ def _statement_run(applications: list[Application]) -> list[cst.SimpleStatementL
 
 def _count_name_loads(scope: cst.CSTNode, name: str) -> int:
     counter = _NameCounter(name)
-    scope.visit(counter)
+    walk(scope, counter)
     return counter.loads
 
 
@@ -300,7 +301,7 @@ def find_chains(ctx: ModuleContext) -> Iterator[Chain]:
 
 def _collect_chains(ctx: ModuleContext) -> list[Chain]:
     finder = _ChainFinder(ctx)
-    ctx.module.visit(finder)
+    walk(ctx.module, finder)
     return finder.chains
 
 

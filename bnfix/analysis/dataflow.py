@@ -21,6 +21,7 @@ from bnfix.analysis.dataflow_values import (
     Scaling, SplitEvent, Value, derived, flatten, rows, scaled, touched,
 )
 from bnfix.analysis.context import ModuleContext
+from bnfix.analysis.node_index import walk
 
 _SPLIT = "model_selection.train_test_split"
 MODEL_USES = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch", "predict_proba", "predict_classes"})
@@ -444,7 +445,7 @@ def _calls(node: cst.CSTNode) -> list[cst.Call]:
         def visit_Call(self, call: cst.Call) -> None:
             found.append(call)
 
-    node.visit(_Collector())
+    walk(node, _Collector())
     return found
 
 
@@ -501,5 +502,5 @@ def _compound_summary(node: cst.CSTNode, imports) -> tuple[bool, set[str]]:
             if isinstance(n.func, cst.Attribute):
                 targets(n.func.value)
 
-    node.visit(_Collector())
+    walk(node, _Collector())
     return tracked, names

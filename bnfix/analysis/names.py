@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from bnfix.analysis.node_index import walk
+
 # Everything after one of these prefixes is the public Keras namespace.
 _KERAS_PREFIXES = (
     "tensorflow.compat.v1.keras.",
@@ -53,7 +55,7 @@ class ImportTable:
         self.aliases: dict[str, str] = {}
         self.star_modules: list[str] = []
         collector = _ImportCollector(self)
-        module.visit(collector)
+        walk(module, collector)  # a read-only pass: the plain loop, not libcst's rebuilding visit
         for name in collector.local_definitions:
             self.aliases.pop(name, None)
         self._local_definitions = collector.local_definitions
@@ -113,6 +115,10 @@ class _ImportCollector(cst.CSTVisitor):
         self.table = table
         self.local_definitions: set[str] = set()
         self._depth = 0
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        # Imports and definitions are statements: nothing inside an expression can bind one, so skip them all.
+        return not isinstance(node, cst.BaseExpression) and super().on_visit(node)
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:

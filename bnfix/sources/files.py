@@ -63,11 +63,14 @@ def decode_source(data: bytes) -> SourceText:
 
 
 def read_source(path: Path) -> SourceText:
+    return decode_source(read_bytes(path))
+
+
+def read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise ReadError(error.strerror or str(error)) from None
-    return decode_source(data)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -1,0 +1,152 @@
+"""bnfix's own traversal agrees with libcst's: same children, same order, same parents, same visitor calls."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, ParentNodeProvider
+
+from bnfix.analysis.node_index import NodeIndex, children, walk
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Fields whose declaration order is not source order (decorators, `async`, f-string parts), and most syntax.
+SYNTAX = textwrap.dedent(
+    '''\
+    """Module docstring."""
+    from __future__ import annotations
+    import os.path as osp, sys
+    from .pkg import (a as b, c)
+    from x import *
+
+    @decorator(arg=1)
+    @other
+    async def f(a, /, b: int = 2, *args, c, d=3, **kwargs) -> list[int]:
+        global g
+        async with ctx() as (x, y), other():
+            async for item in aiter():
+                await item
+        return [i async for i in gen() if i if not i]
+
+    class C(Base, metaclass=Meta):
+        attr: int = 1
+        def method(self):
+            nonlocal_value = lambda q, *r, s=1: q @ r
+            yield from (x for x in range(3))
+            return {**self.__dict__, "k": [*a, *b]}, {1, 2}, {k: v for k, v in d.items()}
+
+    match command.split():
+        case [action, *rest] if action:
+            pass
+        case {"key": value, **others}:
+            pass
+        case Point(x=0, y=0) | None:
+            pass
+        case _:
+            pass
+
+    try:
+        x = y if z else w
+        x += 1
+        del a[1:2, ::3], b.c
+    except* (ValueError, TypeError) as error:
+        raise RuntimeError("no") from error
+    else:
+        assert x, f"{x!r:>{width}} {y=} {{}}"
+    finally:
+        print(not x, -x, ~x, x ** -y, x < y <= z is not w in v)
+
+    while (n := n - 1) > 0:
+        if n % 2:
+            continue
+        elif n == 3:
+            break
+    else:
+        pass
+    with open(p) as handle, other: pass
+    for i, (j, k) in enumerate(pairs): print(i, j, k, sep="", end=None); x = 1
+    type_alias: "Alias" = ...
+    '''
+)
+
+
+def _sources() -> list[tuple[str, str]]:
+    files = [*sorted((ROOT / "fixtures").glob("*.py")), *sorted((ROOT / "bnfix" / "analysis").glob("*.py"))]
+    return [("syntax", SYNTAX)] + [(str(path.relative_to(ROOT)), path.read_text(encoding="utf-8")) for path in files]
+
+
+SOURCES = _sources()
+
+
+class _Recorder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int]] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.events.append(("visit", id(node)))
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.events.append(("leave", id(original_node)))
+
+
+class _Hooks(cst.CSTVisitor):
+    """The shape of bnfix's analyses: `visit_X` hooks, one of which prunes, and `leave_X` hooks."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, int]] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.events.append(("call", cst.Module([]).code_for_node(node.func), id(node)))
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        self.events.append(("lambda", "", id(node)))
+        return False  # nothing inside a lambda is visited
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.events.append(("name", node.value, id(node)))
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.events.append(("leave def", original_node.name.value, id(original_node)))
+
+
+@pytest.mark.parametrize("name, source", SOURCES, ids=[name for name, _ in SOURCES])
+def test_walk_calls_a_visitor_exactly_as_libcst_does(name: str, source: str) -> None:
+    module = cst.parse_module(source)
+    for visitor_class in (_Recorder, _Hooks):
+        expected, got = visitor_class(), visitor_class()
+        module.visit(expected)
+        walk(module, got)
+        assert got.events == expected.events
+
+
+@pytest.mark.parametrize("name, source", SOURCES, ids=[name for name, _ in SOURCES])
+def test_the_index_has_libcsts_children_parents_and_source_order(name: str, source: str) -> None:
+    module = cst.parse_module(source)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    parents = wrapper.resolve(ParentNodeProvider)
+    index = NodeIndex(module)
+    recorder = _Recorder()
+    module.visit(recorder)
+    visited = [node_id for event, node_id in recorder.events if event == "visit"]
+    by_id = {id(node): node for node in parents} | {id(module): module}
+    assert sorted(visited, key=lambda node_id: index.start(by_id[node_id])) == visited
+    for node, parent in parents.items():
+        assert index.parent(node) is parent
+        assert list(children(node)) == list(node.children)
+    assert index.parent(module) is None
+    assert index.calls == [by_id[node_id] for node_id in visited if isinstance(by_id[node_id], cst.Call)]
+
+
+def test_decorators_come_before_the_body_they_decorate() -> None:
+    module = cst.parse_module("@first\ndef f():\n    second()\n")
+    index = NodeIndex(module)
+    function = module.body[0]
+    decorator, call = function.decorators[0], index.calls[0]
+    assert index.finished_before(decorator, call)
+    assert not index.finished_before(call, decorator)
+    assert index.calls_within(function) == [call]
+    assert list(index.ancestors(call))[-1] is module
