@@ -233,6 +233,7 @@ def check(root: Path, repo: Repo, policy: str, options: tuple[str, ...]) -> tupl
             "code": row["code"],
             "message": row["message"],
             "fix": None if row["fix"] is None else row["fix"]["applicability"],
+            "fix_message": None if row["fix"] is None else row["fix"]["message"],
         }
         if row["error"]:
             errors.append(entry)

@@ -133,7 +133,7 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. BNF101.")) -
 
 @app.command()
 def server() -> None:
-    """Run the language server over stdio (diagnostics and fixes in any LSP editor; needs bnfix[server])."""
+    """Run the language server over stdio: diagnostics and fixes in any LSP editor (needs the server extra)."""
     try:
         from bnfix.server.server import serve
     except ModuleNotFoundError as error:

@@ -42,7 +42,6 @@ EXERCISES: dict[str, tuple[str | None, Settings]] = {
     "tiny_batches.py": ("BNF204", Settings()),
     "dropout_then_bn.py": ("BNF102", Settings()),
 }
-STANDALONE_LIMIT = 30.0  # seconds; the goal is 10 s on the 2-core reference machine (bench/README.md)
 
 
 def test_every_fixture_is_listed_here_and_in_the_readme():
@@ -106,10 +105,11 @@ def standalone_runs():
 
 @pytest.mark.training
 @pytest.mark.parametrize("name", sorted(set(EXERCISES) - {SEED_EXAMPLE_2}))
-def test_fixture_runs_standalone_in_seconds(standalone_runs, name):
-    result, seconds = standalone_runs[name]
+def test_fixture_runs_standalone(standalone_runs, name):
+    # How long it takes is a benchmark (bench/verify_bench.py, bench/README.md), not a test: a loaded CI machine
+    # took 51 s for a fixture that takes 4 s alone.
+    result, _ = standalone_runs[name]
     assert result.returncode == 0, result.stderr[-3000:]
-    assert seconds < STANDALONE_LIMIT
 
 
 @pytest.mark.training

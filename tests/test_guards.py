@@ -245,3 +245,66 @@ def test_a_builder_whose_tensors_are_bound_in_branches_is_still_covered_whole():
         """
     (found,) = diagnostics(source, "BNF101")
     assert found.fix_safety is FixSafety.UNSAFE and "(line 17)" in found.message
+
+
+def test_restoring_a_snapshot_of_the_models_own_weights_is_not_loading_them():
+    # A learning-rate finder: takes `get_weights()`, trains, puts them back; the model is a parameter there,
+    # not the module-level model of the same name.
+    source = textwrap.dedent(NEVER_LOADED) + textwrap.dedent(
+        """\
+
+        def find_learning_rate(model, x, y):
+            init_weights = model.get_weights()
+            model.fit(x, y, epochs=1)
+            model.set_weights(init_weights)
+        """
+    )
+    (found,) = diagnostics(source, "BNF101")
+    assert found.fix_safety is FixSafety.SAFE
+
+
+def test_a_function_loading_weights_into_its_parameter_does_not_guard_a_global_of_that_name():
+    source = textwrap.dedent(NEVER_LOADED) + '\ndef restore(model, path):\n    model.load_weights(path)\n'
+    (found,) = diagnostics(source, "BNF101")
+    assert found.fix_safety is FixSafety.SAFE
+
+
+def test_a_global_model_loaded_inside_a_function_is_guarded():
+    source = textwrap.dedent(NEVER_LOADED) + '\ndef restore(path):\n    model.load_weights(path)\n'
+    (found,) = diagnostics(source, "BNF101")
+    assert found.fix_safety is FixSafety.UNSAFE and "(line 9)" in found.message
+
+
+def test_load_model_replaces_only_the_model_the_name_held_just_before():
+    # A notebook rebinds `model` cell after cell; the checkpoint loaded at the end is the last model's.
+    source = """\
+        from tensorflow import keras
+        from tensorflow.keras import layers
+
+        model = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.ReLU()])
+        model.fit(x, y)
+        model = keras.Sequential()
+        model.add(layers.Dense(8))
+        model.add(layers.BatchNormalization())
+        model.add(layers.ReLU())
+        model.fit(x, y, callbacks=[keras.callbacks.ModelCheckpoint("best.keras", save_best_only=True)])
+        model = keras.models.load_model("best.keras")
+        """
+    found = diagnostics(source, "BNF101")
+    assert [(d.line, d.fix_safety) for d in found] == [(4, FixSafety.SAFE), (8, FixSafety.UNSAFE)]
+    assert "(line 11)" in found[1].message
+
+
+def test_a_model_loaded_or_built_in_two_branches():
+    source = """\
+        import os
+        from tensorflow import keras
+        from tensorflow.keras import layers
+
+        if os.path.exists("model.keras"):
+            model = keras.models.load_model("model.keras")
+        else:
+            model = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.ReLU()])
+        """
+    (found,) = diagnostics(source, "BNF101")
+    assert found.fix_safety is FixSafety.UNSAFE and "(line 6)" in found.message

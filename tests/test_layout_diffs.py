@@ -250,3 +250,17 @@ def test_statement_insertions_follow_tab_indentation():
         "\tx = layers.Activation('gelu')(x)\n\treturn x\n"
     )
     assert_fix(source, expected, "BNF101", policy="pre")
+
+
+def test_inserted_statements_take_the_block_s_tab_indentation():
+    head = (
+        "import numpy as np\nfrom sklearn.preprocessing import StandardScaler\n\nif __name__ == \"__main__\":\n"
+        "\tx_train, y_train = np.random.rand(100, 4), np.random.rand(100)\n\tx_test = np.random.rand(10, 4)\n"
+        "\tscaler = StandardScaler()\n\tx_train_scaled = scaler.fit_transform(x_train)\n"
+    )
+    source = head + "\tmodel.fit(x_train_scaled, y_train)\n\tprint(model.predict(x_test))\n"
+    expected = (
+        head + "\tx_test_scaled = scaler.transform(x_test)\n"
+        "\tmodel.fit(x_train_scaled, y_train)\n\tprint(model.predict(x_test_scaled))\n"
+    )
+    assert_fix(source, expected, "BNF403")

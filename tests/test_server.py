@@ -178,6 +178,8 @@ async def test_initialize_announces_diagnostics_code_actions_and_notebooks(serve
     assert list(capabilities.code_action_provider.code_action_kinds) == ["quickfix", "source.fixAll.bnfix"]
     assert capabilities.notebook_document_sync.notebook_selector[0].cells[0].language == "python"
     assert capabilities.hover_provider
+    sync = capabilities.text_document_sync
+    assert (sync.open_close, sync.change, sync.save) == (True, types.TextDocumentSyncKind.Incremental, True)
 
 
 @over_stdio
@@ -655,3 +657,21 @@ async def test_a_cell_added_to_a_notebook_is_checked_with_the_others(server: Lan
         types.DidChangeNotebookDocumentParams(types.VersionedNotebookDocumentIdentifier(uri=uri, version=3), removal)
     )
     await _until(lambda: not [p for p in server.published if p.uri == new_cell][-1].diagnostics)
+
+
+def test_a_crashed_worker_is_reported_and_replaced() -> None:
+    """A crash in native code (libcst's parser) kills the analysis process, not the server."""
+    import operator
+
+    from bnfix.server.scheduler import Scheduler, WorkerCrashed
+
+    async def crash_then_work() -> int:
+        scheduler = Scheduler()
+        try:
+            with pytest.raises(WorkerCrashed, match="died on this file and was restarted"):
+                await scheduler.run(os._exit, 3)
+            return await scheduler.run(operator.add, 2, 3)
+        finally:
+            scheduler.shutdown()
+
+    assert asyncio.run(crash_then_work()) == 5

@@ -151,3 +151,19 @@ def test_gan_loops_are_recorded_and_probed_after_their_last_batch(records):
     assert training["probe"]["bn_layers"] == 1 and training["probe"]["inference_gap"] >= 0
     assert calls["predict_on_batch"]["input_shift"] > 5  # fake + 20 against the training batches
     assert learned(run)[0] is True
+
+
+def test_the_fixed_rows_keep_x_y_and_python_lists_aligned(monkeypatch):
+    import keras
+    import numpy
+
+    from bnfix.verify import harness
+
+    monkeypatch.setattr(harness, "keras", keras)
+    monkeypatch.setattr(harness, "np", numpy)
+    x = numpy.arange(100).reshape(100, 1)
+    y = [float(value) for value in range(100)]  # labels as a Python list
+    kept_x, kept_y = harness.subset_structure(x, 10), harness.subset_structure(y, 10)
+    assert kept_x.shape == (10, 1) and list(kept_x[:, 0]) == list(kept_y)
+    assert list(harness.subset_structure({"a": x}, 10)["a"][:, 0]) == list(kept_y)  # dict inputs: the same rows
+    assert harness.subset_structure(x[:5], 10).shape == (5, 1)  # fewer rows than the budget: untouched

@@ -56,9 +56,14 @@ class ModelResolver:
             return None
         return self._from_value(binding.value, model.value, binding.statement, model, 0)
 
-    def layers_of_value(self, value: cst.BaseExpression, name: str, statement: cst.CSTNode) -> list[cst.Call] | None:
-        """The layer constructor calls of the model `name = value` (in `statement`) builds; None if unknown."""
-        return self._from_value(value, name, statement, statement, 0)
+    def layers_of_value(
+        self, value: cst.BaseExpression, name: str, statement: cst.CSTNode, use: cst.CSTNode | None = None
+    ) -> list[cst.Call] | None:
+        """The layer constructor calls of the model `name = value` (in `statement`) holds at `use`; None if unknown.
+
+        `name.add(...)` calls between the two count; without `use`, only the definition does.
+        """
+        return self._from_value(value, name, statement, use if use is not None else statement, 0)
 
     def certainly_without_bn(self, model: cst.BaseExpression) -> bool:
         """A `Sequential([...])` whose every layer is a Keras layer built in place, none of them BN."""

@@ -50,13 +50,14 @@ class WeightSources:
     def __init__(self, ctx: ModuleContext) -> None:
         self.ctx = ctx
         self.sources: list[WeightSource] = []
-        calls = [call for call in ctx.node_index.calls if _loads_weights(ctx, call)]
+        calls = [call for call in ctx.node_index.calls if _sets_weights(ctx, call)]
         if not calls:
             return  # most modules: nothing to resolve
         self.models = model_resolver(ctx)
         self.bindings: Bindings = self.models.bindings
         for call in calls:
-            self.sources.append(self._source(call))
+            if not self._copies_live_weights(call):
+                self.sources.append(self._source(call))
 
     def for_layers(self, constructors: Iterable[cst.Call | None]) -> WeightSource | None:
         """The first loading call that fills a model holding any of these layer constructor calls."""
@@ -78,18 +79,18 @@ class WeightSources:
     def _source(self, call: cst.Call) -> WeightSource:
         scope = self.bindings.scope_of(call)
         model = _filled_model(self.ctx, call)
-        covered = self._layers_of_name(model, scope) if model is not None and "." not in model else None
+        covered = self._layers_of_name(model, scope, call) if model is not None and "." not in model else None
         if covered is None:
             # `load_model` builds a new model from the file: it fills only a built model whose name it takes over.
             fills_in_place = isinstance(call.func, cst.Attribute) and call.func.attr.value in WEIGHT_SETTERS
             covered = self._layers_in_scope(scope) if fills_in_place else set()
         return WeightSource(call, self.ctx.position(call).start.line, model, scope, frozenset(covered))
 
-    def _layers_of_name(self, name: str, scope: cst.CSTNode) -> set[int] | None:
-        """The layers of every model assigned to `name` in `scope` (the module's, for a global); None if none resolve."""
+    def _layers_of_name(self, name: str, scope: cst.CSTNode, call: cst.Call) -> set[int] | None:
+        """The layers of the model `name` holds at `call` (see `_assignments`); None if none resolve."""
         resolved: set[int] | None = None
-        for statement, value in self._assignments(name, scope):
-            layers = self.models.layers_of_value(value, name, statement)
+        for statement, value in self._assignments(name, scope, call):
+            layers = self.models.layers_of_value(value, name, statement, call)
             if layers is None:
                 continue
             resolved = (resolved or set()) | {id(layer) for layer in layers}
@@ -100,11 +101,23 @@ class WeightSources:
                 resolved |= self._layers_in_scope(scope)
         return resolved
 
-    def _assignments(self, name: str, scope: cst.CSTNode) -> Iterator[tuple[cst.SimpleStatementLine, cst.BaseExpression]]:
+    def _assignments(
+        self, name: str, scope: cst.CSTNode, call: cst.Call
+    ) -> Iterator[tuple[cst.SimpleStatementLine, cst.BaseExpression]]:
+        """The assignments that may give `name` its model at `call`: the last one before it in its scope (the module's,
+        for a global); when none comes before (`if saved: model = load_model(p) else: model = build()`), all of them.
+
+        Only the last: a notebook rebinds `model` in cell after cell, and a `load_model` in cell 40 replaces the
+        model of cell 39, not that of cell 5.
+        """
         found = [pair for pair in self._plain_assignments(name) if self.bindings.scope_of(pair[0]) is scope]
-        if not found and scope is not self.ctx.module:  # a global model, loaded inside a function
+        is_parameter = isinstance(scope, cst.FunctionDef) and name in _parameter_names(scope)
+        if not found and scope is not self.ctx.module and not is_parameter:  # a global model, loaded in a function
             found = [pair for pair in self._plain_assignments(name) if self.bindings.scope_of(pair[0]) is self.ctx.module]
-        return iter(found)
+        index = self.ctx.node_index
+        found = [pair for pair in found if pair[1] is not call]  # `model = load_model(...)` itself
+        earlier = [pair for pair in found if index.finished_before(pair[0], call)]
+        return iter(earlier[-1:] if earlier else found)
 
     def _plain_assignments(self, name: str) -> Iterator[tuple[cst.SimpleStatementLine, cst.BaseExpression]]:
         for statement in self.ctx.node_index.statements:
@@ -134,15 +147,34 @@ class WeightSources:
         return isinstance(value, cst.Call) and self.ctx.imports.keras_name(value.func) in FUNCTIONAL
 
 
-def _loads_weights(ctx: ModuleContext, call: cst.Call) -> bool:
+    def _copies_live_weights(self, call: cst.Call) -> bool:
+        """`target.set_weights(model.get_weights())`, or a snapshot taken with `get_weights()` and put back.
+
+        A DQN's target network, a learning-rate finder that restores its initial weights: the weights come from a
+        model built by the same code, which changes with the fix too, so nothing trained elsewhere is invalidated.
+        """
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "set_weights"):
+            return False
+        value = call.args[0].value
+        if isinstance(value, cst.Name):
+            binding = self.bindings.before(value.value, call)
+            value = binding.value if binding is not None and binding.index is None else value
+        return isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "get_weights"
+
+
+def _sets_weights(ctx: ModuleContext, call: cst.Call) -> bool:
     func = call.func
-    if isinstance(func, cst.Attribute) and func.attr.value in WEIGHT_SETTERS and call.args:
-        # `target.set_weights(model.get_weights())` copies between two live models built by the same code: both
-        # change with the fix, so nothing trained elsewhere is invalidated.
-        first = call.args[0].value
-        copied = isinstance(first, cst.Call) and isinstance(first.func, cst.Attribute) and first.func.attr.value == "get_weights"
-        return not (func.attr.value == "set_weights" and copied)
+    if isinstance(func, cst.Attribute) and func.attr.value in WEIGHT_SETTERS:
+        return bool(call.args)
     return ctx.imports.keras_name(func) in LOAD_MODEL
+
+
+def _parameter_names(function: cst.FunctionDef) -> set[str]:
+    params = function.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    every += [star for star in (params.star_arg, params.star_kwarg) if isinstance(star, cst.Param)]
+    return {param.name.value for param in every}
 
 
 def _filled_model(ctx: ModuleContext, call: cst.Call) -> str | None:

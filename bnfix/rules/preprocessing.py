@@ -419,7 +419,9 @@ class ScalerFitBeforeSplit(Rule):
     `X_train, X_test, y_train, y_test = train_test_split(X, y)`, or `scaler.fit(X)` after the split when the
     evaluation part is then transformed with it. The fix moves the scaling after the split: fit on the training
     part, transform the others. A refit on all the data after evaluating (the final model for production) is
-    left alone, and so is data divided by slicing, which is reported without a fix.
+    left alone, and so is data divided by slicing, which is reported without a fix. So is a scaled split that a
+    later split of the raw data overwrites before anything reads it: its parts are never used, and moving its
+    scaling would leave the model on the raw split; BNF403 reports that case.
 
     ## Why is this bad?
     The scaler's mean and spread then include the evaluation data, so information from the test set shapes

@@ -6,15 +6,20 @@ converts them to the client's position encoding (UTF-16 unless it asked otherwis
 
 from __future__ import annotations
 
+import logging
+import traceback
 from dataclasses import dataclass
+from typing import Any
 
 from bnfix.engine import Diagnostic, SourceError, fix_one, might_apply
 from bnfix.process import DEFAULT_MAX_CODE_MB, analyse
 from bnfix.rules import enabled_rules
+from bnfix.server.client_settings import settings_for
 from bnfix.server.targets import Target
 from bnfix.settings import Settings
 from bnfix.sources.notebooks import NotebookError
 
+logger = logging.getLogger(__name__)
 Place = tuple[int, int]  # (line, character), both 0-based
 
 
@@ -47,6 +52,25 @@ class Analysis:
     settings: Settings
     findings: tuple[Finding, ...] = ()
     problem: Problem | None = None
+
+
+def warm_up() -> None:
+    """Run in a new worker process: unpickling this function has imported the engine, which is all it is for."""
+
+
+def analyse_with_client_settings(target: Target, overrides: dict[str, Any]) -> tuple[Analysis, str | None]:
+    """In the worker: settings for the target's file, then its analysis; and the pyproject error, if any.
+
+    An engine bug is one diagnostic and a log entry, never a dead server.
+    """
+    settings, config_error = settings_for(target.path, overrides)
+    try:
+        return analyse_target(target, settings), config_error
+    except Exception as error:  # noqa: BLE001 - whatever the engine raises, the editor keeps its server
+        logger.error("bnfix failed on %s:\n%s", target.uri, traceback.format_exc())
+        uri = next(iter(target.texts), target.uri)
+        problem = Problem(uri, (0, 0), (0, 0), f"internal error in bnfix: {type(error).__name__}: {error}")
+        return Analysis(target, settings, problem=problem), config_error
 
 
 def analyse_target(target: Target, settings: Settings) -> Analysis:

@@ -41,7 +41,7 @@ def current_version(workspace: Workspace, key: str) -> Version | None:
 
 
 def build_target(workspace: Workspace, key: str) -> tuple[Target, Version] | None:
-    """A snapshot of the target's texts (the worker thread reads it while the editor keeps typing)."""
+    """A snapshot of the target's texts (the worker process gets a copy while the editor keeps typing)."""
     notebook = workspace.get_notebook_document(notebook_uri=key)
     if notebook is not None:
         cells = [

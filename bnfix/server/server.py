@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
 from typing import Any, Callable
 
 from lsprotocol import types
@@ -18,8 +17,8 @@ from bnfix import __version__
 from bnfix.fixes.fix import FixSafety
 from bnfix.rules import rule_by_code
 from bnfix.server import documents
-from bnfix.server.analysis import Analysis, Finding, FixError, Place, Problem, analyse_target, fix_all, fix_finding
-from bnfix.server.client_settings import SECTION, ClientSettingsError, parse_client_settings, settings_for
+from bnfix.server.analysis import Analysis, Finding, FixError, Place, Problem, analyse_with_client_settings, fix_all, fix_finding
+from bnfix.server.client_settings import SECTION, ClientSettingsError, parse_client_settings
 from bnfix.server.lsp_types import (
     FIX_ALL_KIND,
     SOURCE,
@@ -29,8 +28,9 @@ from bnfix.server.lsp_types import (
     problem_diagnostic,
     quick_fix,
 )
-from bnfix.server.scheduler import CHANGE_DELAY, Scheduler
+from bnfix.server.scheduler import CHANGE_DELAY, Scheduler, WorkerCrashed
 from bnfix.server.targets import Target, split_lines
+from bnfix.settings import Settings
 
 logger = logging.getLogger(__name__)
 FIX_ALL = "all"  # which fix an action applies: this, or the index of a finding
@@ -71,7 +71,11 @@ class BnfixLanguageServer(LanguageServer):
         if built is None:
             return None
         target, version = built
-        analysis, config_error = await self.scheduler.run(lambda: _analyse(target, self.overrides))
+        try:
+            analysis, config_error = await self.scheduler.run(analyse_with_client_settings, target, self.overrides)
+        except WorkerCrashed as error:
+            uri = next(iter(target.texts), key)
+            analysis, config_error = Analysis(target, Settings(), problem=Problem(uri, (0, 0), (0, 0), str(error))), None
         if config_error is not None and config_error not in self.shown_config_errors:
             self.shown_config_errors.add(config_error)
             self.show_error(f"bnfix: {config_error}")
@@ -163,10 +167,9 @@ class BnfixLanguageServer(LanguageServer):
         """The edit of "fix all" (`which` is FIX_ALL) or of one finding's fix (`which` is its index)."""
         target, settings = analysis.target, analysis.settings
         if which == FIX_ALL:
-            texts = await self.fixed_texts(key, analysis, which, lambda: fix_all(target, settings))
+            texts = await self.fixed_texts(key, analysis, which, fix_all, target, settings)
         else:
-            finding = analysis.findings[which]
-            texts = await self.fixed_texts(key, analysis, which, lambda: fix_finding(target, settings, finding))
+            texts = await self.fixed_texts(key, analysis, which, fix_finding, target, settings, analysis.findings[which])
         return self.workspace_edit(target, texts) if texts else None
 
     def client_resolves_edits(self) -> bool:
@@ -189,15 +192,15 @@ class BnfixLanguageServer(LanguageServer):
                 asked.append((index, finding))
         return asked
 
-    async def fixed_texts(self, key: str, analysis: Analysis, which: object, fix: Callable[[], dict[str, str]]) -> dict[str, str]:
+    async def fixed_texts(self, key: str, analysis: Analysis, which: object, fix: Callable[..., dict[str, str]], *args) -> dict[str, str]:
         """A fix's new texts, computed once per analysed version (editors ask for code actions at every cursor move)."""
         cache_key = (key, id(analysis), which)
         if cache_key not in self.fix_cache:
             if len(self.fix_cache) > 256:
                 self.fix_cache.clear()
             try:
-                texts = await self.scheduler.run(fix)
-            except FixError as error:
+                texts = await self.scheduler.run(fix, *args)
+            except (FixError, WorkerCrashed) as error:
                 self.show_error(f"bnfix: {error}")
                 texts = {}
             self.fix_cache[cache_key] = (analysis, texts)
@@ -265,18 +268,6 @@ class BnfixLanguageServer(LanguageServer):
     def server_range(self, target: Target, uri: str, client_range: types.Range) -> tuple[Place, Place]:
         converted = self.workspace.position_codec.range_from_client_units(target.lines(uri), client_range)
         return (converted.start.line, converted.start.character), (converted.end.line, converted.end.character)
-
-
-def _analyse(target: Target, overrides: dict[str, Any]) -> tuple[Analysis, str | None]:
-    """In the worker thread. An engine bug is one diagnostic and a log entry, never a dead server."""
-    settings, config_error = settings_for(target.path, overrides)
-    try:
-        return analyse_target(target, settings), config_error
-    except Exception as error:  # noqa: BLE001 - whatever the engine raises, the editor keeps its server
-        logger.error("bnfix failed on %s:\n%s", target.uri, traceback.format_exc())
-        uri = next(iter(target.texts), target.uri)
-        problem = Problem(uri, (0, 0), (0, 0), f"internal error in bnfix: {type(error).__name__}: {error}")
-        return Analysis(target, settings, problem=problem), config_error
 
 
 def _wanted(only: list[str] | None, kind: str) -> bool:

@@ -7,9 +7,12 @@ This is the only module of bnfix that imports Keras. The process imports Keras o
 forked from it (so each run starts from the same freshly imported state, and a run that hangs or dies takes
 nothing else with it). In the child the Keras session is cleared, `keras.utils.set_random_seed(seed)` is
 called, the working directory becomes the script's, and the script runs with `runpy` as `__main__`.
-`keras.Model.fit`, `evaluate` and `predict` are wrapped to record each fit's history, each evaluation, and,
-after every fit of a model that contains BatchNormalization, a probe of that model on a sample of its
-training inputs:
+`keras.Model.fit`, `evaluate`, `predict` and the `*_on_batch` methods are wrapped: they apply the run's budget
+(budget.py: capped epochs and steps, the same fixed rows of every array), record each fit's history epoch by
+epoch (a run that times out keeps what it finished), each evaluation and prediction, statistics of every call's
+inputs and their shift from the training inputs (input_stats.py), and, after every fit of a model that contains
+BatchNormalization (and after the run, for models trained with `train_on_batch`), a probe of that model on a
+sample of its training inputs (the record's shape: records.py):
 
 - the inference gap: how far the inference-mode outputs are from the training-mode outputs, relative to the
   output scale (`rms(inference - training) / rms(training)`);
@@ -452,7 +455,9 @@ def majority_class_fraction(y) -> float | None:
 
 def subset_structure(x, keep: int):
     """Every array of `x` with more than `keep` rows replaced by its `fixed_rows`; datasets and generators untouched."""
-    if _is_dataset_or_generator(x):
+    if isinstance(x, (list, tuple)) and x and all(isinstance(leaf, (int, float, bool)) for leaf in keras.tree.flatten(x)):
+        x = np.asarray(x)  # labels as a Python list: rows, not a structure of scalars
+    elif _is_dataset_or_generator(x):
         return x
 
     def subset(leaf):
@@ -822,6 +827,29 @@ def serve(recorder: Recorder, requests, replies) -> int:
     return 0
 
 
+def prepare_for_runs() -> None:
+    """Settings that make every run cheaper without changing a number it computes (bench/README.md measures them).
+
+    Tracing `fit`/`evaluate`/`predict` is Python-heavy and allocates a great deal: freezing what the import of
+    Keras created keeps the collector from rescanning it in every run (and keeps those pages shared after the
+    fork), and a larger first-generation threshold lets it run less often. Traceback filtering only rewrites the
+    traceback of an exception, and costs a wrapper on every Keras and TensorFlow call. Grappler and XLA settings
+    are left alone: they change the numbers in the last digits, and a run must compute what the script computes.
+    """
+    import gc
+
+    keras.config.disable_traceback_filtering()
+    try:
+        import tensorflow
+
+        tensorflow.debugging.disable_traceback_filtering()
+    except ImportError:  # another Keras backend
+        pass
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bnfix.verify.harness", description=__doc__.split("\n\n")[0])
     parser.add_argument("script", type=Path, nargs="?", help="run this script once per seed (omit with --serve)")
@@ -854,6 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     keras, np = keras_module, numpy_module
     recorder = Recorder(args.sample_size)
     recorder.install()
+    prepare_for_runs()
     if args.serve:
         return serve(recorder, sys.stdin, channel)
     script = args.script.resolve()
