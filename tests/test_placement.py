@@ -213,6 +213,19 @@ def test_functional_fused_split_inserts_an_activation_statement():
     assert_fix(before, after, "BNF101", policy="pre")
 
 
+def test_fused_activation_read_by_another_layer_is_reported_not_split():
+    # Real code (a model zoo's auxiliary head): the activated value feeds BN *and* the trunk. Splitting the
+    # activation out would hand the trunk a linear input, a change nobody asked for.
+    before = HEADER + (
+        "inputs = keras.Input((8,))\n"
+        'x = layers.Dense(128, activation="relu")(inputs)\n'
+        "aux = layers.BatchNormalization()(x)\n"
+        'x = layers.Dense(128, activation="relu")(x)\n'
+    )
+    assert_fix(before, before, "BNF101", policy="pre")
+    assert codes_found(before, "BNF101", policy="pre") == ["BNF101"]
+
+
 def test_resnet_block_moves_only_the_plain_pair():
     before = HEADER + """\
 def residual_block(x, filters):

@@ -230,6 +230,8 @@ class FunctionalChain(Chain):
         if step.statement is target.statement:
             new_target = target.call.deep_replace(step.step.constructor, new_constructor)
             return {target.call: cst.Call(func=activation_layer, args=[wrapped_input.with_changes(value=new_target)])}
+        if not self._intermediate_private(step.statement, target.statement):
+            return None  # another layer also reads the activated value: splitting would make its input linear
         changes: Changes = {step.step.constructor: new_constructor}
         name = self.target_names.get(id(target.statement))
         if target.outermost and name is not None:
