@@ -120,6 +120,12 @@ REMOVED = [
         "y = Dense(64  # units\n)\n",
         id="hanging-last-keeps-the-comment",
     ),
+    pytest.param(  # real code (a book's notebooks): the removal joined a 130-character line
+        'x = Conv2D(64, 3, padding="valid", use_bias=False,\n           kernel_initializer="he_normal")\n',
+        "use_bias",
+        'x = Conv2D(64, 3, padding="valid",\n           kernel_initializer="he_normal")\n',
+        id="hanging-middle-at-a-line-end-keeps-the-line-break",
+    ),
 ]
 
 

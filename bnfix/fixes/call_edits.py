@@ -34,6 +34,10 @@ def remove_arg(call: cst.Call, target: cst.Arg) -> cst.Call:
             elif comment is not None and comment.comment is not None:  # `f(a,  # note` + `    b)`: keep the note
                 ending = cst.ParenthesizedWhitespace(first_line=comment, indent=True)
             args[-1] = previous.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=ending)
+    elif index > 0 and _line_end(target.comma) is not None and _line_end(args[index - 1].comma) is None:
+        # `f(a, b=1,` + `  c)` minus `b=1`: the line break after it stays, or the call is joined onto one line.
+        previous = args[index - 1]
+        args[index - 1] = previous.with_changes(comma=target.comma)
     return call.with_changes(args=args)
 
 
