@@ -190,7 +190,7 @@ class ModelResolver:
                 continue
             done.add(id(definition))
             found.extend(self._constructors(definition))
-            work.extend(self.definitions[name.value] for name in _names_within(definition) if name.value in self.definitions)
+            work.extend(self.definitions[name.value] for name in loaded_names(definition, into_definitions=True) if name.value in self.definitions)
         return found
 
     def _constructors(self, node: cst.CSTNode) -> list[cst.Call]:
@@ -220,23 +220,10 @@ def _returns(block: cst.CSTNode) -> Iterator[cst.Return]:
                 yield from _returns(final.body)
 
 
-def _names_within(node: cst.CSTNode) -> Iterator[cst.Name]:
-    """Names read in `node`, nested functions included (a definition's body refers to helpers anywhere in it)."""
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Name):
-            yield current
-        elif isinstance(current, cst.Attribute):
-            stack.append(current.value)
-        elif isinstance(current, cst.Arg):
-            stack.append(current.value)
-        else:
-            stack.extend(current.children)
-
-
-def loaded_names(expr: cst.CSTNode) -> Iterator[cst.Name]:
-    """Names read in `expr`: not attribute names (`layers.Dense`'s `Dense`) or keyword names (`axis=`)."""
+def loaded_names(expr: cst.CSTNode, *, into_definitions: bool = False) -> Iterator[cst.Name]:
+    """Names read in `expr`: not attribute names (`layers.Dense`'s `Dense`) or keyword names (`axis=`); with
+    `into_definitions`, also inside nested lambdas, functions and classes (a body refers to helpers anywhere in it)."""
+    skipped = () if into_definitions else (cst.Lambda, cst.FunctionDef, cst.ClassDef)
     stack: list[cst.CSTNode] = [expr]
     while stack:
         node = stack.pop()
@@ -246,5 +233,5 @@ def loaded_names(expr: cst.CSTNode) -> Iterator[cst.Name]:
             stack.append(node.value)
         elif isinstance(node, cst.Arg):
             stack.append(node.value)
-        elif not isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+        elif not isinstance(node, skipped):
             stack.extend(node.children)
