@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
@@ -206,20 +207,106 @@ def _process_all(
         return
     from concurrent.futures import ProcessPoolExecutor  # an editor's one-file run does not need it
 
+    # A module this large needs ~100 MB or more to parse; parsed in a worker while the other workers each hold their
+    # own ~55 MB, it took the process tree over 250 MB. So such files wait until the pool has ended and are then done
+    # in this process (keras: one file of 209 KB that passes the prefilter; ~1 s more wall, no more CPU).
+    large = {index for index, path in enumerate(paths) if _file_size(path) >= LARGE_FILE_BYTES}
+    pooled = [path for index, path in enumerate(paths) if index not in large]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # Small chunks keep both workers busy to the end: files that need parsing are few and unevenly spread
         # (bench/: 32 chunks a worker took `check` from 5.8 s to 5.4 s on 3,000 files).
-        size = max(1, len(paths) // (workers * 32))
-        chunks = [list(paths[start : start + size]) for start in range(0, len(paths), size)]
+        size = max(1, len(pooled) // (workers * 32))
+        chunks = [list(pooled[start : start + size]) for start in range(0, len(pooled), size)]
         futures = [pool.submit(_process_chunk, chunk, options) for chunk in chunks]
         for future, chunk in zip(futures, chunks):
             future.add_done_callback(lambda _, n=len(chunk): done(n))
-        for future in futures:
-            yield from future.result()
+        results = (hashed for future in futures for hashed in future.result())
+        first_large = min(large, default=len(paths))
+        for _ in range(first_large):
+            yield next(results)
+        rest = list(results)  # the pool's work must be finished before a large file is parsed here
+    remaining = iter(rest)
+    for index in range(first_large, len(paths)):
+        if index in large:
+            hashed = _process_hashed(paths[index], *options)
+            done(1)
+            yield hashed
+        else:
+            yield next(remaining)
+
+
+LARGE_FILE_BYTES = 150_000
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reported by the worker that fails to read it
 
 
 def _process_chunk(paths: list[Path], options: tuple) -> list[tuple[str | None, FileResult]]:
-    return [_process_hashed(path, *options) for path in paths]
+    results = []
+    for path in paths:
+        results.append(_process_hashed(path, *options))
+        _release_if_grown()
+    return results
+
+
+# A worker that parsed a large module keeps its peak memory (libcst needs ~600 bytes a byte of source) to its end:
+# CPython and glibc keep the freed memory. Two such workers and the main process went over 250 MB on keras. So a worker
+# whose memory grew this much since it last looked collects the module's cycles and hands glibc's free heap back
+# (Linux only: it reads /proc/self/statm, ~10 us a file; the release itself costs 10-100 ms, after few files).
+RELEASE_GROWTH_MB = 24
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1048576 if hasattr(os, "sysconf") else 0.0
+_released_at_mb: float | None = None
+_malloc_trim: Callable[[int], int] | None | bool = False  # False: not looked up yet; None: not available
+
+
+def _release_if_grown() -> None:
+    global _released_at_mb
+    resident = _resident_mb()
+    if resident is None:
+        return
+    if _released_at_mb is None or resident < _released_at_mb:
+        _released_at_mb = resident
+    elif resident - _released_at_mb >= RELEASE_GROWTH_MB:
+        _release_memory()
+        _released_at_mb = _resident_mb() or resident
+
+
+def _resident_mb() -> float | None:
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_MB
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _release_memory() -> None:
+    """Free what the last module left behind; never fails, and without glibc only collects."""
+    global _malloc_trim
+    import gc
+
+    gc.collect()
+    if _malloc_trim is False:
+        _malloc_trim = _find_malloc_trim()
+    if _malloc_trim is not None:
+        try:
+            _malloc_trim(0)
+        except Exception:  # noqa: BLE001 - releasing memory is an optimisation, never a failure of the run
+            _malloc_trim = None
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (ImportError, OSError, AttributeError):  # musl (Alpine) has no malloc_trim; some builds have no ctypes
+        return None
 
 
 def _cached_result(cache: ResultCache, path: Path) -> FileResult | None:
