@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from bnfix.engine import Diagnostic, SourceError, SourceResult, check_source, fix_source, might_apply
+from bnfix.worker_memory import release_if_grown
 from bnfix.cache import CachedOutcome, ResultCache, content_hash
 from bnfix.sources.files import ReadError, SourceText, decode_source, read_bytes, write_atomic
 from bnfix.rules import enabled_rules
@@ -249,64 +249,8 @@ def _process_chunk(paths: list[Path], options: tuple) -> list[tuple[str | None, 
     results = []
     for path in paths:
         results.append(_process_hashed(path, *options))
-        _release_if_grown()
+        release_if_grown()
     return results
-
-
-# A worker that parsed a large module keeps its peak memory (libcst needs ~600 bytes a byte of source) to its end:
-# CPython and glibc keep the freed memory. Two such workers and the main process went over 250 MB on keras. So a worker
-# whose memory grew this much since it last looked collects the module's cycles and hands glibc's free heap back
-# (Linux only: it reads /proc/self/statm, ~10 us a file; the release itself costs 10-100 ms, after few files).
-RELEASE_GROWTH_MB = 24
-_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1048576 if hasattr(os, "sysconf") else 0.0
-_released_at_mb: float | None = None
-_malloc_trim: Callable[[int], int] | None | bool = False  # False: not looked up yet; None: not available
-
-
-def _release_if_grown() -> None:
-    global _released_at_mb
-    resident = _resident_mb()
-    if resident is None:
-        return
-    if _released_at_mb is None or resident < _released_at_mb:
-        _released_at_mb = resident
-    elif resident - _released_at_mb >= RELEASE_GROWTH_MB:
-        _release_memory()
-        _released_at_mb = _resident_mb() or resident
-
-
-def _resident_mb() -> float | None:
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE_MB
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _release_memory() -> None:
-    """Free what the last module left behind; never fails, and without glibc only collects."""
-    global _malloc_trim
-    import gc
-
-    gc.collect()
-    if _malloc_trim is False:
-        _malloc_trim = _find_malloc_trim()
-    if _malloc_trim is not None:
-        try:
-            _malloc_trim(0)
-        except Exception:  # noqa: BLE001 - releasing memory is an optimisation, never a failure of the run
-            _malloc_trim = None
-
-
-def _find_malloc_trim() -> Callable[[int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (ImportError, OSError, AttributeError):  # musl (Alpine) has no malloc_trim; some builds have no ctypes
-        return None
 
 
 def _cached_result(cache: ResultCache, path: Path) -> FileResult | None:

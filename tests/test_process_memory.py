@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import bnfix.process
-from bnfix.process import LARGE_FILE_BYTES, PARALLEL_THRESHOLD, _release_if_grown, _release_memory, process_files
+import bnfix.worker_memory
+from bnfix.process import LARGE_FILE_BYTES, PARALLEL_THRESHOLD, process_files
+from bnfix.worker_memory import _release_memory, release_if_grown
 from bnfix.settings import Settings
 
 BROKEN = (
@@ -49,13 +50,13 @@ def test_large_files_after_the_pool_keep_every_result_in_path_order(tmp_path: Pa
 
 def test_releasing_memory_never_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     _release_memory()
-    _release_if_grown()
+    release_if_grown()
 
     def broken(_: int) -> int:
         raise OSError("no")
 
-    monkeypatch.setattr(bnfix.process, "_malloc_trim", broken)
+    monkeypatch.setattr(bnfix.worker_memory, "_malloc_trim", broken)
     _release_memory()  # a failing trim is dropped, not raised
-    assert bnfix.process._malloc_trim is None
-    monkeypatch.setattr(bnfix.process, "_resident_mb", lambda: None)
-    _release_if_grown()
+    assert bnfix.worker_memory._malloc_trim is None
+    monkeypatch.setattr(bnfix.worker_memory, "_resident_mb", lambda: None)
+    release_if_grown()
