@@ -6,20 +6,20 @@ import has no knowable value here, and rules that need one say nothing.
 
 Simple constants (`activation = "relu"`, assigned once in the module or a function and never rebound anywhere,
 `global` statements included) are known everywhere they are read after the assignment, in nested functions too.
+
+The binding events come from the record `bnfix.analysis.assignments` shares with the data flow; `_event` says
+what each one means here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator
 
 import libcst as cst
 
-from bnfix.analysis.node_index import NodeIndex, walk
+from bnfix.analysis.assignments import Assignment, assignments
 from bnfix.analysis.context import ModuleContext
-
-_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
 @dataclass(frozen=True)
@@ -98,101 +98,46 @@ class Bindings:
     @cached_property
     def _global_names(self) -> frozenset[str]:
         """Names some function declares `global` (or `nonlocal`): it may rebind them whenever it is called."""
-        found: set[str] = set()
-
-        class _Declarations(cst.CSTVisitor):
-            def visit_Global(self, node: cst.Global) -> None:
-                found.update(item.name.value for item in node.names)
-
-            def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-                found.update(item.name.value for item in node.names)
-
-        self.ctx.module.visit(_Declarations())
-        return frozenset(found)
+        return frozenset(a.name for a in assignments(self.ctx).events if a.kind in ("global", "nonlocal"))
 
     def _scope_events(self, scope: cst.CSTNode) -> dict[str, list[_Event]]:
         key = id(scope)
         if key not in self._events:
-            collector = _BindingCollector(self.index, scope)
-            body = scope.body if isinstance(scope, cst.FunctionDef) else scope
-            walk(body, collector)
-            for events in collector.events.values():
-                events.sort(key=lambda event: event.effective)
-            self._events[key] = collector.events
+            events: dict[str, list[_Event]] = {}
+            for assignment in assignments(self.ctx).in_scope(scope):
+                event = self._event(assignment)
+                if event is not None:
+                    events.setdefault(assignment.name, []).append(event)
+            for found in events.values():
+                found.sort(key=lambda event: event.effective)
+            self._events[key] = events
         return self._events[key]
 
-
-class _BindingCollector(cst.CSTVisitor):
-    def __init__(self, index: NodeIndex, scope: cst.CSTNode) -> None:
-        self.index = index
-        self.events: dict[str, list[_Event]] = {}
-        if isinstance(scope, cst.FunctionDef):
-            for param in _parameters(scope.params):
-                self._unknown(param.name.value, scope)
-
-    def _add(self, name: str, event: _Event) -> None:
-        self.events.setdefault(name, []).append(event)
-
-    def _unknown(self, name: str, node: cst.CSTNode) -> None:
-        self._add(name, _Event(self.index.start(node), None, None))
-
-    def _unknown_targets(self, target: cst.CSTNode, at: cst.CSTNode) -> None:
-        for name in _target_names(target):
-            self._unknown(name, at)
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, _NESTED_SCOPES):
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-                self._unknown(node.name.value, node)
-            return False
-        return super().on_visit(node)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
+    def _event(self, assignment: Assignment) -> _Event | None:
+        """What a binding means here: a known value for `name = value` (or `a, b = value`) on a line of its own,
+        an unknown one for every other way of binding a name; nothing for what binds no name here."""
+        kind, node = assignment.kind, assignment.node
+        if assignment.in_place or kind in ("global", "nonlocal", "except_star"):
+            return None
+        if kind == "parameter":
+            return _Event(self.index.start(assignment.scope), None, None)  # type: ignore[arg-type]
         statement = self.index.parent(node)
-        effective = self.index.end(node)
-        for target in node.targets:
-            plain = _plain_targets(target.target)
-            for name, position in plain:
-                if isinstance(statement, cst.SimpleStatementLine):
-                    binding = Binding(node.value, position, statement)
-                    self._add(name, _Event(effective, binding, self.index.parent(statement)))
-                else:  # `if x: a = 1` on one line
-                    self._unknown(name, node)
-            if not plain:
-                for name in _target_names(target.target):
-                    self._add(name, _Event(effective, None, None))
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        statement = self.index.parent(node)
-        if isinstance(node.target, cst.Name) and node.value is not None and isinstance(statement, cst.SimpleStatementLine):
-            binding = Binding(node.value, None, statement)
-            self._add(node.target.value, _Event(self.index.end(node), binding, self.index.parent(statement)))
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._unknown_targets(node.target, node)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._unknown_targets(node.target, node)
-
-    def visit_WithItem(self, node: cst.WithItem) -> None:
-        if node.asname is not None:
-            self._unknown_targets(node.asname.name, node)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._unknown_targets(node.target, node)
-
-    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        if node.name is not None:
-            self._unknown_targets(node.name.name, node)
-
-    def visit_Del(self, node: cst.Del) -> None:
-        self._unknown_targets(node.target, node)
-
-    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
-        bound = node.asname.name if node.asname is not None else node.name
-        while isinstance(bound, cst.Attribute):  # `import a.b` binds `a`
-            bound = bound.value
-        self._unknown_targets(bound, node)
+        on_its_line = isinstance(statement, cst.SimpleStatementLine)
+        if kind == "assign" and assignment.plain:
+            if not on_its_line:  # `if x: a = 1` on one line
+                return _Event(self.index.start(node), None, None)
+            position = assignment.path[0][0] if assignment.path else None
+            binding = Binding(assignment.value, position, statement)  # type: ignore[arg-type]
+            return _Event(self.index.end(node), binding, self.index.parent(statement))  # type: ignore[arg-type]
+        if kind == "assign":
+            return _Event(self.index.end(node), None, None)
+        if kind == "annotated":
+            known = isinstance(assignment.whole_target, cst.Name) and assignment.value is not None and on_its_line
+            if not known:
+                return None
+            binding = Binding(assignment.value, None, statement)  # type: ignore[arg-type]
+            return _Event(self.index.end(node), binding, self.index.parent(statement))  # type: ignore[arg-type]
+        return _Event(self.index.start(node), None, None)
 
 
 def _literal(node: cst.BaseExpression) -> bool:
@@ -209,34 +154,3 @@ def _attribute_root(node: cst.BaseExpression) -> cst.BaseExpression:
     while isinstance(node, cst.Attribute):
         node = node.value
     return node
-
-
-def _plain_targets(target: cst.BaseExpression) -> list[tuple[str, int | None]]:
-    """`x` -> [("x", None)]; `a, b` -> [("a", 0), ("b", 1)]; anything else (starred, nested, attributes) -> []."""
-    if isinstance(target, cst.Name):
-        return [(target.value, None)]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        values = [element.value for element in target.elements]
-        starred = any(isinstance(element, cst.StarredElement) for element in target.elements)
-        if not starred and all(isinstance(value, cst.Name) for value in values):
-            return [(value.value, i) for i, value in enumerate(values)]  # type: ignore[union-attr]
-    return []
-
-
-def _target_names(target: cst.CSTNode) -> Iterator[str]:
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            yield from _target_names(element.value)
-    elif isinstance(target, cst.StarredElement):
-        yield from _target_names(target.value)
-
-
-def _parameters(params: cst.Parameters) -> Iterator[cst.Param]:
-    yield from params.posonly_params
-    yield from params.params
-    yield from params.kwonly_params
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            yield star

@@ -12,6 +12,7 @@ are resolved afterwards in `bnfix.analysis.data_roles`, when all the evidence of
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Iterator, Sequence
 
 import libcst as cst
@@ -20,6 +21,7 @@ from bnfix.analysis.dataflow_values import (
     FRESH, SCALER_CLASSES, UNKNOWN, Array, Binding, Concat, FitEvent, Flow, Items, ModelEvent, Root, Scaler,
     Scaling, SplitEvent, Value, derived, flatten, rows, scaled, touched,
 )
+from bnfix.analysis.assignments import Assignment, assignments
 from bnfix.analysis.context import ModuleContext
 from bnfix.analysis.node_index import walk
 
@@ -88,6 +90,7 @@ class _Walker:
     def __init__(self, ctx: ModuleContext, flow: Flow) -> None:
         self.ctx = ctx
         self.imports = ctx.imports
+        self.assignments = assignments(ctx)
         self.flow = flow
         self.env: dict[str, Binding] = {}
         self.order = 0
@@ -107,15 +110,16 @@ class _Walker:
                     self._small_statement(small)
             elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 self._mark_read(statement)  # a function defined here may read a split's output when called
-                self._bind_name(statement.name.value, UNKNOWN, None)
+                for bound in self.assignments.bound_by(statement):
+                    self._bind_name(bound.name, UNKNOWN, None)
             elif _runs_once(statement):
                 for item in getattr(statement, "items", ()):
                     if item.asname is not None:
-                        self._forget(_compound_summary(item.asname, self.imports)[1])
+                        self._forget(self._summary(item.asname)[1])
                 if not self.run(statement.body.body):  # type: ignore[attr-defined]
                     return False
             else:
-                tracked, written = _compound_summary(statement, self.imports)
+                tracked, written = self._summary(statement)
                 if tracked:
                     return False
                 self._mark_read(statement)
@@ -123,19 +127,15 @@ class _Walker:
         return True
 
     def _small_statement(self, node: cst.BaseSmallStatement) -> None:
-        if isinstance(node, cst.Assign):
-            value = self.value(node.value)
-            for target in node.targets:
-                self._bind(target.target, value)
-        elif isinstance(node, cst.AnnAssign) and node.value is not None:
-            self._bind(node.target, self.value(node.value))
+        if isinstance(node, cst.Assign) or (isinstance(node, cst.AnnAssign) and node.value is not None):
+            self._bind(node, self.value(node.value))  # type: ignore[arg-type]
         elif isinstance(node, cst.AugAssign):
             self.value(node.value)
-            self._bind(node.target, touched(self.value(node.target)))
+            self._bind(node, touched(self.value(node.target)))
         elif isinstance(node, (cst.Expr, cst.Return)) and node.value is not None:
             self.value(node.value)
         elif isinstance(node, cst.Del):
-            self._forget(_compound_summary(node, self.imports)[1])
+            self._forget(self._summary(node)[1])
         else:  # `assert x_train.shape[0]`, `global x_train`: reads the analysis does not follow
             self._mark_read(node)
 
@@ -143,31 +143,25 @@ class _Walker:
         self.order += 1
         return self.order
 
-    def _bind(self, target: cst.BaseExpression, value: Value) -> None:
-        if isinstance(target, cst.Name):
-            self._bind_name(target.value, value, self.statement)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            names = [element.value for element in target.elements]
-            unpacked = len(names) == 2 * len(getattr(value, "inputs", ())) and all(isinstance(n, cst.Name) for n in names)
-            if isinstance(value, SplitEvent) and unpacked:
-                value.targets = names  # type: ignore[assignment]
+    def _bind(self, statement: cst.CSTNode, value: Value) -> None:
+        """Bind what `statement` (an assignment) binds, as the shared record lists it, to the parts of `value`."""
+        for _, group in groupby(self.assignments.bound_by(statement), key=lambda bound: id(bound.whole_target)):
+            bound = list(group)
+            if isinstance(value, SplitEvent) and _unpacks(bound, 2 * len(value.inputs)):
+                value.targets = [b.target for b in bound]  # type: ignore[misc]
                 self._note_overwrite(value)
-                for position, name in enumerate(names):
+                for position, name in enumerate(b.name for b in bound):
                     source = value.inputs[position // 2]
                     parent = source.root if isinstance(source, Array) else None
-                    root = self._root(name.value, parent, value, position, *_origin(source))  # type: ignore[union-attr]
-                    order = self._set(name.value, derived(source, root), self.statement)  # type: ignore[union-attr]
+                    root = self._root(name, parent, value, position, *_origin(source))
+                    order = self._set(name, derived(source, root), self.statement)
                     self.split_bindings[order] = value
-                return
-            for index, element in enumerate(names):
-                if isinstance(value, Items) and len(value.values) == len(names):
-                    self._bind(element, value.values[index])
-                else:
-                    self._bind(element, FRESH if value is FRESH else UNKNOWN)
-        elif isinstance(target, (cst.Subscript, cst.Attribute)):  # `df[cols] = ...` changes df in place
-            base = _base_name(target)
-            if base is not None and base in self.env:
-                self._set(base, touched(self.env[base].value), self.statement)
+                continue
+            for b in bound:
+                if not b.in_place:
+                    self._bind_name(b.name, _part(value, b.path), self.statement)
+                elif b.name in self.env:  # `df[cols] = ...` changes df in place
+                    self._set(b.name, touched(self.env[b.name].value), self.statement)
 
     def _bind_name(self, name: str, value: Value, statement: cst.SimpleStatementLine | None) -> None:
         if value is FRESH or value is UNKNOWN:
@@ -197,6 +191,10 @@ class _Walker:
             return
         if not any(b.order in self.read for b in bindings if b is not None):
             dead.overwritten_by = split
+
+    def _summary(self, node: cst.CSTNode) -> tuple[bool, set[str]]:
+        """Does `node` make a tracked call, and which names does it bind or change (see `_compound_summary`)?"""
+        return _compound_summary(self.assignments.within(node), self.ctx.node_index.calls_within(node), self.imports)
 
     def _mark_read(self, node: cst.CSTNode) -> None:
         """Every name in `node` counts as read, for code the walk does not follow (a branch, a function body)."""
@@ -385,6 +383,21 @@ class _Walker:
                     binding.value.make_opaque(self._tick())
 
 
+def _unpacks(bound: list[Assignment], count: int) -> bool:
+    """`a, b, c, d = <split of two arrays>`: a flat tuple of exactly `count` names."""
+    return len(bound) == count and all(len(b.path) == 1 and b.path[0][1] == count and not b.in_place for b in bound)
+
+
+def _part(value: Value, path: tuple[tuple[int, int], ...]) -> Value:
+    """The part of `value` a name at `path` in a tuple target receives: known for a tuple of the same length."""
+    for index, count in path:
+        if isinstance(value, Items) and len(value.values) == count:
+            value = value.values[index]
+        else:
+            value = FRESH if value is FRESH else UNKNOWN
+    return value
+
+
 def _origin(source: Value) -> tuple[tuple, bool]:
     """What a root carved from `source` inherits: its history so far, and whether its source is known."""
     return (source.history, source.root.source_known) if isinstance(source, Array) else ((), False)
@@ -397,12 +410,6 @@ def _keyword_arg(call: cst.Call, name: str) -> cst.Arg | None:
 def _keyword(call: cst.Call, name: str) -> str | None:
     arg = _keyword_arg(call, name)
     return None if arg is None else (arg.value.value if isinstance(arg.value, cst.Integer) else "?")
-
-
-def _base_name(node: cst.BaseExpression) -> str | None:
-    while isinstance(node, (cst.Subscript, cst.Attribute)):
-        node = node.value
-    return node.value if isinstance(node, cst.Name) else None
 
 
 # ----------------------------------------------------------------------------------------- compound statements
@@ -459,48 +466,25 @@ def _tracked_call(call: cst.Call, imports) -> bool:
     return imports.keras_layer(call.func) == "Normalization"
 
 
-def _compound_summary(node: cst.CSTNode, imports) -> tuple[bool, set[str]]:
+def _compound_summary(written: list[Assignment], calls: list[cst.Call], imports) -> tuple[bool, set[str]]:
     """For a branch or loop: does it make any tracked call, and which names does it (re)bind or change in place
-    (assignment and loop targets, `x.append(...)` receivers)?"""
-    names: set[str] = set()
+    (assignment, loop, `with`/`except` and `import ... as` targets, `x.append(...)` receivers)?"""
+    names = {a.name for a in written if a.kind not in ("def", "import") or (a.kind == "import" and a.node.asname)}
     tracked = False
-
-    def targets(target: cst.CSTNode) -> None:
-        if isinstance(target, cst.Name):
-            names.add(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                targets(element.value)
-        elif isinstance(target, (cst.StarredElement, cst.Subscript, cst.Attribute)):
-            targets(target.value)
-
-    class _Collector(cst.CSTVisitor):
-        def visit_AssignTarget(self, n: cst.AssignTarget) -> None:
-            targets(n.target)
-
-        def visit_AugAssign(self, n: cst.AugAssign) -> None:
-            targets(n.target)
-
-        def visit_AnnAssign(self, n: cst.AnnAssign) -> None:
-            targets(n.target)
-
-        def visit_For(self, n: cst.For) -> None:
-            targets(n.target)
-
-        def visit_AsName(self, n: cst.AsName) -> None:
-            targets(n.name)
-
-        def visit_NamedExpr(self, n: cst.NamedExpr) -> None:
-            targets(n.target)
-
-        def visit_Del(self, n: cst.Del) -> None:
-            targets(n.target)
-
-        def visit_Call(self, n: cst.Call) -> None:
-            nonlocal tracked
-            tracked = tracked or _tracked_call(n, imports)
-            if isinstance(n.func, cst.Attribute):
-                targets(n.func.value)
-
-    walk(node, _Collector())
+    for call in calls:
+        tracked = tracked or _tracked_call(call, imports)
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            names.update(_receiver_names(func.value))
     return tracked, names
+
+
+def _receiver_names(node: cst.BaseExpression) -> Iterator[str]:
+    """The names under a method's receiver that the call may change: `x` of `x.append`, `x[0].append`, `a.b.add`."""
+    if isinstance(node, cst.Name):
+        yield node.value
+    elif isinstance(node, (cst.Tuple, cst.List)):
+        for element in node.elements:
+            yield from _receiver_names(element.value)
+    elif isinstance(node, (cst.StarredElement, cst.Subscript, cst.Attribute)):
+        yield from _receiver_names(node.value)
