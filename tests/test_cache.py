@@ -6,7 +6,6 @@ import hashlib
 import json
 import multiprocessing
 import shutil
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -19,23 +18,11 @@ from bnfix.engine import Diagnostic
 from bnfix.fixes.fix import FixSafety
 from bnfix.process import process_files
 from bnfix.settings import PlacementPolicy, Settings
+from tests.test_cli import BROKEN_PLACEMENT
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 runner = CliRunner()
 
-BROKEN_PLACEMENT = textwrap.dedent(
-    """\
-    from tensorflow import keras
-    from tensorflow.keras import layers
-
-    model = keras.Sequential([
-        layers.Dense(64, use_bias=False),
-        layers.BatchNormalization(),
-        layers.Activation("relu"),
-        layers.Dense(1),
-    ])
-    """
-)
 
 
 def _notebook(*cells: str) -> str:
