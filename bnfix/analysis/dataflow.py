@@ -23,7 +23,7 @@ from bnfix.analysis.dataflow_values import (
 )
 from bnfix.analysis.assignments import Assignment, assignments
 from bnfix.analysis.context import ModuleContext
-from bnfix.analysis.node_index import walk
+from bnfix.analysis.node_index import names_in, walk
 
 _SPLIT = "model_selection.train_test_split"
 MODEL_USES = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch", "predict_proba", "predict_classes"})
@@ -198,7 +198,7 @@ class _Walker:
 
     def _mark_read(self, node: cst.CSTNode) -> None:
         """Every name in `node` counts as read, for code the walk does not follow (a branch, a function body)."""
-        for name in _names(node):
+        for name in names_in(node):
             if name in self.env:
                 self.read.add(self.env[name].order)
 
@@ -432,17 +432,6 @@ def _runs_once(statement: cst.BaseStatement) -> bool:
             and test.comparisons[0].comparator.evaluated_value == "__main__"
         )
     return False
-
-
-def _names(node: cst.CSTNode) -> set[str]:
-    found: set[str] = set()
-
-    class _Collector(cst.CSTVisitor):
-        def visit_Name(self, name: cst.Name) -> None:
-            found.add(name.value)
-
-    node.visit(_Collector())
-    return found
 
 
 def _calls(node: cst.CSTNode) -> list[cst.Call]:

@@ -154,3 +154,18 @@ class NodeIndex:
     def finished_before(self, first: cst.CSTNode, second: cst.CSTNode) -> bool:
         """`first` ends before `second` starts in the source (so, in straight-line code, runs before it)."""
         return self._end[first] < self._start[second]
+
+
+class _NameCollector(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+def names_in(node: cst.CSTNode) -> set[str]:
+    """Every identifier written anywhere in `node`: what a new name must not collide with, what a statement reads."""
+    collector = _NameCollector()
+    walk(node, collector)
+    return collector.names

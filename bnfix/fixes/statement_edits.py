@@ -12,6 +12,7 @@ from typing import Iterable, Mapping
 import libcst as cst
 
 from bnfix.analysis.context import ModuleContext
+from bnfix.analysis.node_index import names_in
 from bnfix.fixes.fix import Replacement
 
 
@@ -188,21 +189,10 @@ class TakenNames:
 
     def fresh(self, wanted: str) -> str:
         if self._names is None:
-            self._names = module_names(self.module)
+            self._names = names_in(self.module)
         name = fresh_name(wanted, self._names)
         self._names.add(name)
         return name
-
-
-def module_names(module: cst.Module) -> set[str]:
-    names: set[str] = set()
-
-    class _Collector(cst.CSTVisitor):
-        def visit_Name(self, node: cst.Name) -> None:
-            names.add(node.value)
-
-    module.visit(_Collector())
-    return names
 
 
 def fresh_name(wanted: str, taken: set[str]) -> str:
