@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
-from typing import List, Optional
+from typing import ClassVar, List, Optional
 
 import typer
 import typer.main
@@ -34,7 +34,7 @@ def _verify_command():
 
 
 class _Commands(LazyGroup):
-    lazy_commands = {"verify": _verify_command}
+    lazy_commands: ClassVar = {"verify": _verify_command}
 
 
 app = typer.Typer(

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, ClassVar, get_args, get_origin
 
 from typer.core import TyperCommand, TyperGroup
 
@@ -151,7 +151,7 @@ class LazyGroup(TyperGroup):
     Listing the commands (help, completion) builds them all; running one builds only that one.
     """
 
-    lazy_commands: Mapping[str, Callable[[], Any]] = {}
+    lazy_commands: ClassVar[Mapping[str, Callable[[], Any]]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
