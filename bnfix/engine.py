@@ -108,6 +108,8 @@ def screen(source: str, rules: Sequence[type[Rule]]) -> tuple[list[type[Rule]], 
     then reports the error, or parses grammar newer than this interpreter). Also returns CPython's verdict, for
     the parse that follows.
     """
+    if not rules:
+        return [], None
     tree, problem = python_parse(source)
     if tree is None:
         return list(rules), problem

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 from functools import cached_property
-from typing import Iterable
+from typing import Iterable, Iterator
 
 def dotted(node: ast.expr) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None (as `analysis.names.dotted_name` on libcst's tree)."""
@@ -46,7 +46,7 @@ class SyntaxFacts:
         self.scopes: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = []
         self.identifiers: set[str] = set()  # every Name, attribute and imported name
         self._statement_calls: set[int] = set()  # ids of calls that are a whole expression statement
-        for node in ast.walk(tree):
+        for node in _walk(tree):
             kind = type(node)
             if kind is ast.Call:
                 self.calls.append(node)  # type: ignore[arg-type]
@@ -56,11 +56,11 @@ class SyntaxFacts:
                 self.identifiers.add(node.attr)  # type: ignore[attr-defined]
             elif kind is ast.alias:
                 self.identifiers.add(node.name.rsplit(".", 1)[-1])  # type: ignore[attr-defined]
-            elif kind in (ast.Assign, ast.AnnAssign, ast.NamedExpr):
+            elif kind is ast.Assign or kind is ast.AnnAssign or kind is ast.NamedExpr:
                 self.assignments.append(node)  # type: ignore[arg-type]
-            elif kind is ast.Expr and isinstance(node.value, ast.Call):  # type: ignore[attr-defined]
+            elif kind is ast.Expr and type(node.value) is ast.Call:  # type: ignore[attr-defined]
                 self._statement_calls.add(id(node.value))  # type: ignore[attr-defined]
-            elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef or kind is ast.ClassDef:
                 self.scopes.append(node)  # type: ignore[arg-type]
 
     def is_statement(self, call: ast.Call) -> bool:
@@ -105,6 +105,25 @@ class SyntaxFacts:
             for scope in self.scopes
             if (scope.lineno, scope.col_offset) <= start and end <= (scope.end_lineno, scope.end_col_offset)
         ]
+
+
+def _walk(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node, in no particular order: `ast.walk` without its deque and generator per node, and without the
+    `Load`/`Store` context objects (a third of all nodes)."""
+    stack = [tree]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    node_type = ast.AST
+    while stack:
+        node = pop()
+        yield node
+        for name in node._fields:
+            if name == "ctx":
+                continue
+            value = getattr(node, name, None)
+            if type(value) is list:
+                extend([item for item in value if isinstance(item, node_type)])
+            elif isinstance(value, node_type):
+                push(value)
 
 
 def _target_names(target: ast.expr) -> Iterable[str]:
