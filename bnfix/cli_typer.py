@@ -3,9 +3,9 @@
 Two costs of a one-file run are typer's, not bnfix's (bench/README.md, "One small file in an editor"):
 
 - typer 0.29 coerces every parameter value, even an absent one, through a pydantic TypeAdapter built when the
-  command runs: importing pydantic and building the adapters is ~80 ms, four times the engine's work on a small
-  file. The values bnfix takes are plain (a string, a path, a number, an enum choice, lists of those), so
-  `DirectCommand` and `DirectGroup` coerce those forms themselves, to exactly what typer's adapter returns, and
+  command runs: importing pydantic and building the adapters is ~55-60 ms of CPU, several times the engine's own
+  work on a small file. The values bnfix takes are plain (a string, a path, a number, an enum choice, lists of
+  those), so `DirectCommand` and `LazyGroup` coerce those forms themselves, to exactly what typer's adapter returns, and
   hand anything else (a value typer would reject, an unusual spelling such as `--jobs 1_0`) to typer's own
   adapter, so that results and error messages stay typer's. On a typer without these internals the classes are
   typer's own.
@@ -127,8 +127,12 @@ class _LazyCommands(MutableMapping):
     def __getitem__(self, name: str) -> Any:
         command = self._commands[name]
         if command is None:
-            command = self._commands[name] = self._loaders.pop(name)()
+            command = self._commands[name] = self._loaders[name]()  # a loader that fails stays for the next try
+            del self._loaders[name]
         return command
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._commands  # without building it
 
     def __setitem__(self, name: str, command: Any) -> None:
         self._commands[name] = command

@@ -203,7 +203,27 @@ def test_a_lazy_command_keeps_its_place_and_is_built_once():
     sample.command(name="first", cls=DirectCommand)(lambda: None)
     sample.command(name="second", cls=DirectCommand)(lambda: None)
     group = typer.main.get_command(sample)
-    assert list(group.commands) == ["first", "second", "late"] and built == []
+    assert list(group.commands) == ["first", "second", "late"] and "late" in group.commands and built == []
     assert group.get_command(None, "second").name == "second" and built == []
     assert group.get_command(None, "late").name == "late" and group.commands["late"] is group.get_command(None, "late")
     assert built == ["late"]
+
+
+def test_a_lazy_command_that_fails_to_build_fails_again_on_the_next_try():
+    attempts = []
+
+    def broken():
+        attempts.append(1)
+        raise ModuleNotFoundError("No module named 'missing_extra'")
+
+    class Group(LazyGroup):
+        lazy_commands: ClassVar = {"broken": broken}
+
+    sample = typer.Typer(cls=Group)
+    sample.command(name="fine", cls=DirectCommand)(lambda: None)
+    sample.command(name="also-fine", cls=DirectCommand)(lambda: None)  # one command alone would be no group
+    group = typer.main.get_command(sample)
+    for _ in range(2):
+        with pytest.raises(ModuleNotFoundError, match="missing_extra"):
+            group.get_command(None, "broken")
+    assert len(attempts) == 2
