@@ -75,15 +75,15 @@ def summary(runs: list[Measurement]) -> dict:
     }
 
 
-def measure(commands: dict[str, list[str]], repeat: int, cwd: Path, stdin: Path | None = None, before_each=None) -> dict:
+def measure(commands: dict[str, list[str]], repeat: int, cwd: Path, stdin: Path | None = None, before_each=None, checkouts: bool = True) -> dict:
     """Each checkout's command `repeat` times, taking turns run by run, so that the shared machine's load drifts
-    alike for every checkout."""
+    alike for every checkout (`checkouts=False`: the names are labels, and the children run bnfix-free)."""
     runs: dict[str, list[Measurement]] = {name: [] for name in commands}
     for _ in range(repeat):
         for name, command in commands.items():
             if before_each is not None:
                 before_each()
-            run = run_measured(command, stdin, cwd=cwd, env=_environment(name))
+            run = run_measured(command, stdin, cwd=cwd, env=_environment(name) if checkouts else None)
             if run.crashed:
                 raise SystemExit(f"crashed: {' '.join(command)}")
             runs[name].append(run)
@@ -128,8 +128,8 @@ def main() -> None:
     parse = f"import libcst; libcst.parse_module(open({str(file)!r}).read())"
     report: dict = {"file_lines": len(file.read_text().splitlines()), "repeat": args.repeat, "goal_s": GOAL_S}
     report["load_before"] = os.getloadavg()[0]
-    report["floor_python"] = measure({"python": [sys.executable, "-c", "pass"]}, args.repeat, work)["python"]
-    report["floor_libcst_parse"] = measure({"python": [sys.executable, "-c", parse]}, args.repeat, work)["python"]
+    floors = {"floor_python": [sys.executable, "-c", "pass"], "floor_libcst_parse": [sys.executable, "-c", parse]}
+    report.update(measure(floors, args.repeat, work, checkouts=False))
     report["check_no_cache"] = measure(each(*check, "--no-cache"), args.repeat, work)
     report["check_cache_miss"] = measure(each(*check), args.repeat, work, before_each=empty_cache)
     report["check_cache_warm"] = {}
