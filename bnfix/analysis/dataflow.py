@@ -27,8 +27,8 @@ from bnfix.analysis.node_index import names_in, walk
 
 _SPLIT = "model_selection.train_test_split"
 MODEL_USES = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch", "predict_proba", "predict_classes"})
-_FITTING_METHODS = frozenset({"fit", "fit_transform", "partial_fit", "adapt"})
-_EVENT_METHODS = _FITTING_METHODS | MODEL_USES | {"transform"}
+FITTING_METHODS = frozenset({"fit", "fit_transform", "partial_fit", "adapt"})
+_EVENT_METHODS = FITTING_METHODS | MODEL_USES | {"transform"}
 # Operations that keep the samples and their values: the result is the same data in another container or shape.
 _SAME_DATA_METHODS = frozenset(
     {"reshape", "astype", "copy", "to_numpy", "squeeze", "flatten", "ravel", "drop", "dropna"}
@@ -376,7 +376,7 @@ class _Walker:
     def _mark_fitted_inside(self, node: cst.CSTNode) -> None:
         for call in _calls(node):
             func = call.func
-            fitting = isinstance(func, cst.Attribute) and func.attr.value in _FITTING_METHODS
+            fitting = isinstance(func, cst.Attribute) and func.attr.value in FITTING_METHODS
             if fitting and isinstance(func.value, cst.Name):  # type: ignore[union-attr]
                 binding = self.env.get(func.value.value)  # type: ignore[union-attr]
                 if binding is not None and isinstance(binding.value, Scaler):
