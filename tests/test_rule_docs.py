@@ -172,21 +172,49 @@ def test_sarif_gives_each_rule_its_page_as_help_uri(tmp_path):
     assert concise.exit_code == 1 and "example.org" not in concise.stdout and "file://" not in concise.stdout
 
 
-# -- a regular (wheel) install -------------------------------------------------------------------------------------
+def test_json_rows_carry_their_rule_page_as_url_like_ruffs(tmp_path):
+    (tmp_path / "model.py").write_text(BROKEN_PLACEMENT, encoding="utf-8")
+    (tmp_path / "broken.py").write_text("import keras\nprint 'BatchNormalization'\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", "--format", "json", "--no-cache", str(tmp_path)])
+    rows = {(row["code"], row["url"]) for row in json.loads(result.stdout)}
+    assert rows == {(None, None), ("BNF101", (PAGES / "BNF101.md").resolve().as_uri())}  # a syntax error has no page
+    (tmp_path / "pyproject.toml").write_text('[tool.bnfix]\ndocs-url = "https://example.org/r/{code}"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", "--format", "json", "--no-cache", str(tmp_path / "model.py")])
+    assert [row["url"] for row in json.loads(result.stdout)] == ["https://example.org/r/BNF101"]
 
 
-@pytest.mark.skipif(
+# -- installed: a wheel and an editable install ----------------------------------------------------------------------
+
+needs_setuptools = pytest.mark.skipif(
     importlib.util.find_spec("setuptools") is None or importlib.util.find_spec("wheel") is None,
-    reason="building the wheel offline (--no-build-isolation) needs setuptools and wheel installed",
+    reason="building offline (--no-build-isolation) needs setuptools and wheel installed",
 )
-def test_a_wheel_ships_the_pages_and_links_to_its_own_copy(tmp_path):
+
+
+def _source_copy(tmp_path: Path) -> Path:
+    """What a checkout holds for building: the package (rule_pages still a link to docs/rules) and the pages."""
     source = tmp_path / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(ROOT / "bnfix", source / "bnfix", symlinks=True, ignore=ignore)  # rule_pages stays a link
+    shutil.copytree(ROOT / "bnfix", source / "bnfix", symlinks=True, ignore=ignore)
     shutil.copytree(PAGES, source / "docs" / "rules")
+    assert (source / "bnfix" / "rule_pages").is_symlink()
+    return source
+
+
+def _linked_page(flags: list[str], setup: str, tmp_path: Path, env: dict) -> Path:
+    """The page an installation links BNF302 to, asked of that installation in a fresh interpreter."""
+    probe = setup + "from bnfix.report.rule_links import rule_url; print(rule_url('BNF302'))"
+    run = subprocess.run([sys.executable, *flags, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    return _path_of(run.stdout.strip())
+
+
+@needs_setuptools
+def test_a_wheel_ships_the_pages_and_links_to_its_own_copy(tmp_path):
+    source = _source_copy(tmp_path)
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source), "-w", str(tmp_path)],
         capture_output=True, text=True, cwd=tmp_path,
@@ -199,9 +227,24 @@ def test_a_wheel_ships_the_pages_and_links_to_its_own_copy(tmp_path):
         installed = tmp_path / "site-packages"
         archive.extractall(installed)  # what pip puts in site-packages
     assert not (installed / "bnfix" / "rule_pages").is_symlink()
-    probe = "from bnfix.report.rule_links import rule_url; print(rule_url('BNF302'))"
-    env = {**os.environ, "PYTHONPATH": str(installed)}
-    url = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
-    page = _path_of(url.stdout.strip())
+    page = _linked_page([], "", tmp_path, {**os.environ, "PYTHONPATH": str(installed)})
     assert page == installed / "bnfix" / "rule_pages" / "BNF302.md"
     assert page.read_bytes() == (PAGES / "BNF302.md").read_bytes()
+
+
+@needs_setuptools
+def test_an_editable_install_links_to_the_pages_of_its_source_tree(tmp_path):
+    source = _source_copy(tmp_path)
+    build = "import sys; from setuptools import build_meta; build_meta.build_editable(sys.argv[1])"
+    built = subprocess.run([sys.executable, "-c", build, str(tmp_path)], capture_output=True, text=True, cwd=source)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("bnfix-*.editable-*.whl")
+    installed = tmp_path / "site-packages"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(installed)
+    # Only this editable install provides bnfix: the environment's site-packages (where bnfix may be installed,
+    # editable, from another checkout, with a finder module of the same name) come after it, as plain paths.
+    setup = f"import site, sys; site.addsitedir({str(installed)!r}); sys.path.extend(site.getsitepackages()); "
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    page = _linked_page(["-S"], setup, tmp_path, env)
+    assert page == source / "docs" / "rules" / "BNF302.md"
