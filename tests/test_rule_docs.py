@@ -99,7 +99,7 @@ def test_the_generator_is_one_command():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     checked = subprocess.run(
         [sys.executable, "-m", "bnfix.report.rule_docs", "--check", "docs/rules"],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert (checked.returncode, checked.stderr) == (0, "")
 
@@ -207,7 +207,8 @@ def _source_copy(tmp_path: Path) -> Path:
 def _linked_page(flags: list[str], setup: str, tmp_path: Path, env: dict) -> Path:
     """The page an installation links BNF302 to, asked of that installation in a fresh interpreter."""
     probe = setup + "from bnfix.report.rule_links import rule_url; print(rule_url('BNF302'))"
-    run = subprocess.run([sys.executable, *flags, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
+    command = [sys.executable, *flags, "-c", probe]
+    run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
     assert run.returncode == 0, run.stderr
     return _path_of(run.stdout.strip())
 
@@ -217,7 +218,7 @@ def test_a_wheel_ships_the_pages_and_links_to_its_own_copy(tmp_path):
     source = _source_copy(tmp_path)
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source), "-w", str(tmp_path)],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True, text=True, cwd=tmp_path, check=False,
     )  # fmt: skip
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("bnfix-*.whl")
@@ -236,7 +237,8 @@ def test_a_wheel_ships_the_pages_and_links_to_its_own_copy(tmp_path):
 def test_an_editable_install_links_to_the_pages_of_its_source_tree(tmp_path):
     source = _source_copy(tmp_path)
     build = "import sys; from setuptools import build_meta; build_meta.build_editable(sys.argv[1])"
-    built = subprocess.run([sys.executable, "-c", build, str(tmp_path)], capture_output=True, text=True, cwd=source)
+    command = [sys.executable, "-c", build, str(tmp_path)]
+    built = subprocess.run(command, capture_output=True, text=True, cwd=source, check=False)
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("bnfix-*.editable-*.whl")
     installed = tmp_path / "site-packages"
