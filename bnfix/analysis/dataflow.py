@@ -23,7 +23,6 @@ from bnfix.analysis.dataflow_values import (
 )
 from bnfix.analysis.assignments import Assignment, assignments
 from bnfix.analysis.context import ModuleContext
-from bnfix.analysis.node_index import names_in, walk
 
 _SPLIT = "model_selection.train_test_split"
 MODEL_USES = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch", "predict_proba", "predict_classes"})
@@ -198,7 +197,7 @@ class _Walker:
 
     def _mark_read(self, node: cst.CSTNode) -> None:
         """Every name in `node` counts as read, for code the walk does not follow (a branch, a function body)."""
-        for name in names_in(node):
+        for name in self.ctx.node_index.names_within(node):
             if name in self.env:
                 self.read.add(self.env[name].order)
 
@@ -374,7 +373,7 @@ class _Walker:
                 value.make_opaque(self._tick())
 
     def _mark_fitted_inside(self, node: cst.CSTNode) -> None:
-        for call in _calls(node):
+        for call in self.ctx.node_index.calls_within(node):
             func = call.func
             fitting = isinstance(func, cst.Attribute) and func.attr.value in FITTING_METHODS
             if fitting and isinstance(func.value, cst.Name):  # type: ignore[union-attr]
@@ -432,17 +431,6 @@ def _runs_once(statement: cst.BaseStatement) -> bool:
             and test.comparisons[0].comparator.evaluated_value == "__main__"
         )
     return False
-
-
-def _calls(node: cst.CSTNode) -> list[cst.Call]:
-    found: list[cst.Call] = []
-
-    class _Collector(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            found.append(call)
-
-    walk(node, _Collector())
-    return found
 
 
 def _tracked_call(call: cst.Call, imports) -> bool:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from contextlib import contextmanager
 from itertools import accumulate
-from typing import Iterator
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -28,11 +26,12 @@ _NEWLINE = re.compile(r"\r\n?|\n")
 
 
 class _TokenSpans(CodegenState):
-    """Code generation that remembers, per node, the token indices its range starts and ends at."""
+    """Code generation that remembers, per node (by id: CSTNode.__hash__ is a Python method), the token indices
+    its range starts and ends at."""
 
     def __init__(self, module: cst.Module) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
-        self.spans: dict[cst.CSTNode, tuple[int, int]] = {}
+        self.spans: dict[int, tuple[int, int]] = {}
         self._starts: list[int] = []
 
     def before_codegen(self, node: cst.CSTNode) -> None:
@@ -40,26 +39,37 @@ class _TokenSpans(CodegenState):
 
     def after_codegen(self, node: cst.CSTNode) -> None:
         start = self._starts.pop()
-        if node not in self.spans:  # a syntactic position, recorded inside, wins
-            self.spans[node] = (start, len(self.tokens))
+        key = id(node)
+        if key not in self.spans:  # a syntactic position, recorded inside, wins
+            self.spans[key] = (start, len(self.tokens))
 
     def pop_trailing_newline(self) -> None:
         """Kept: the provider's line and column do not move back when the module drops its last newline."""
 
-    @contextmanager
     def record_syntactic_position(
         self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None
-    ) -> Iterator[None]:
-        start = len(self.tokens)
-        try:
-            yield
-        finally:
-            end = len(self.tokens)
-            if start_node is not None:
-                start = self.spans[start_node][0]
-            if end_node is not None:
-                end = self.spans[end_node][1]
-            self.spans[node] = (start, end)
+    ) -> "_SyntacticSpan":
+        return _SyntacticSpan(self, node, start_node, end_node)
+
+
+class _SyntacticSpan:
+    """`with state.record_syntactic_position(node)`: the node's range is what is generated inside, or hoisted from
+    a child. A plain class: libcst enters one per statement and expression, and a generator-based context manager
+    cost a tenth of the pass."""
+
+    __slots__ = ("state", "node", "start_node", "end_node", "start")
+
+    def __init__(self, state: _TokenSpans, node: cst.CSTNode, start_node: cst.CSTNode | None, end_node: cst.CSTNode | None) -> None:
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+
+    def __enter__(self) -> None:
+        self.start = len(self.state.tokens)
+
+    def __exit__(self, *exc_info: object) -> None:
+        spans = self.state.spans
+        start = self.start if self.start_node is None else spans[id(self.start_node)][0]
+        end = len(self.state.tokens) if self.end_node is None else spans[id(self.end_node)][1]
+        spans[id(self.node)] = (start, end)
 
 
 class Positions:
@@ -68,16 +78,17 @@ class Positions:
     def __init__(self, module: cst.Module) -> None:
         state = _TokenSpans(module)
         module._codegen(state)
+        self._module = module  # keeps every node alive, so no id in `_spans` is reused
         self._spans = state.spans
         self._offsets = list(accumulate(map(len, state.tokens), initial=0))
         self._line_starts = [match.end() for match in _NEWLINE.finditer("".join(state.tokens))]
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
-        start, end = self._spans[node]
+        start, end = self._spans[id(node)]
         return CodeRange(self._position(self._offsets[start]), self._position(self._offsets[end]))
 
     def __contains__(self, node: object) -> bool:
-        return node in self._spans
+        return id(node) in self._spans
 
     def _position(self, offset: int) -> CodePosition:
         line = bisect_right(self._line_starts, offset)
