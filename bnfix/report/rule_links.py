@@ -1,4 +1,4 @@
-"""Where a rule's documentation page is: the link editors (LSP codeDescription) and SARIF viewers (helpUri) follow.
+"""Where a rule's documentation page is: the link editors (LSP codeDescription), SARIF (helpUri) and JSON (url) give.
 
 By default the page installed with bnfix, as a `file://` URI, so the link works offline and points at the
 documentation of the version that produced the finding. bnfix has no published documentation site yet; a
@@ -11,6 +11,7 @@ the files themselves, a source checkout (an editable install) finds them through
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from bnfix.rules import rule_by_code
@@ -23,6 +24,7 @@ def page_name(code: str) -> str:
     return f"{code}.md"
 
 
+@lru_cache(maxsize=None)  # a report asks once per finding; the installed pages do not move
 def rule_page_path(code: str) -> Path | None:
     """The installed page of the rule, or None when this installation has none (say, a checkout without links)."""
     page = (PAGES / page_name(code)).resolve()
