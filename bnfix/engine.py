@@ -191,26 +191,33 @@ class _Found:
 
 def _lint(ctx: ModuleContext, source: str, rules: Sequence[type[Rule]]) -> list[_Found]:
     suppressions = find_suppressions(source)
+    reported = [(rule_class, violation) for rule_class in rules for violation in rule_class().check(ctx)]
+    if not reported:
+        return []
+    # Positions for what is reported only (and what its fixes replace, for the overlap test): one code-generation
+    # pass that records a handful of nodes instead of all of them.
+    positions = ctx.positions_of(
+        node for _, violation in reported for node in (violation.node, *(violation.fix.changes if violation.fix else ()))
+    )
     found: list[_Found] = []
-    for rule_class in rules:
-        for violation in rule_class().check(ctx):
-            where = ctx.position(violation.node)
-            lines = (where.start.line, where.end.line)
-            if suppressions.covers(rule_class.code, lines):
-                continue
-            fix = violation.fix
-            diagnostic = Diagnostic(
-                code=rule_class.code,
-                message=violation.message,
-                line=where.start.line,
-                column=where.start.column + 1,
-                end_line=where.end.line,
-                end_column=where.end.column + 1,
-                fix_description=fix.description if fix else None,
-                fix_safety=fix.safety if fix else None,
-            )
-            spans = [_span(ctx.position(node)) for node in fix.changes] if fix else []
-            found.append(_Found(diagnostic, violation, spans))
+    for rule_class, violation in reported:
+        where = positions[violation.node]
+        lines = (where.start.line, where.end.line)
+        if suppressions.covers(rule_class.code, lines):
+            continue
+        fix = violation.fix
+        diagnostic = Diagnostic(
+            code=rule_class.code,
+            message=violation.message,
+            line=where.start.line,
+            column=where.start.column + 1,
+            end_line=where.end.line,
+            end_column=where.end.column + 1,
+            fix_description=fix.description if fix else None,
+            fix_safety=fix.safety if fix else None,
+        )
+        spans = [_span(positions[node]) for node in fix.changes] if fix else []
+        found.append(_Found(diagnostic, violation, spans))
     found.sort(key=lambda item: (item.diagnostic.line, item.diagnostic.column, item.diagnostic.code))
     return found
 
