@@ -136,10 +136,11 @@ def run_verify(
     if not quiet and to_run:
         errors.print(f"bnfix verify: {to_run} script versions x {len(options.seeds)} seeds on {options.jobs} worker(s)")
 
-    def progress(plan: ScriptPlan, name: str, seconds: float) -> None:
+    def progress(plan: ScriptPlan, name: str, seconds: float, own_count: bool) -> None:
         if not quiet:
             version = name if name == "original" else f"repaired, policy {name}"
-            errors.print(f"  ran {plan.path} ({version}) in {seconds:.1f} s")
+            where = ", at the script's own update count (BNF203)" if own_count else ""
+            errors.print(f"  ran {plan.path} ({version}{where}) in {seconds:.1f} s")
 
     outcomes = run_plans(plans, options, progress)
     rows = build_rows(outcomes, options.budget.active)

@@ -8,7 +8,8 @@ forked from it (so each run starts from the same freshly imported state, and a r
 nothing else with it). In the child the Keras session is cleared, `keras.utils.set_random_seed(seed)` is
 called, the working directory becomes the script's, and the script runs with `runpy` as `__main__`.
 `keras.Model.fit`, `evaluate`, `predict` and the `*_on_batch` methods are wrapped: they apply the run's budget
-(budget.py: capped epochs and steps, the same fixed rows of every array), record each fit's history epoch by
+(budget.py: capped epochs and steps, the same fixed rows of every array), build what Keras would build inside the
+first trace beforehand (single_trace.py: one trace instead of two, same numbers), record each fit's history epoch by
 epoch (a run that times out keeps what it finished), each evaluation and prediction, statistics of every call's
 inputs and their shift from the training inputs (input_stats.py), and, after every fit of a model that contains
 BatchNormalization (and after the run, for models trained with `train_on_batch`), a probe of that model on a
@@ -42,8 +43,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bnfix.verify.budget import Budget, capped_epochs, fixed_rows
+from bnfix.verify.budget import ENVIRONMENT_FLAG, Budget, capped_epochs, fixed_rows
 from bnfix.verify.input_stats import input_shift, leaves_summary
+from bnfix.verify.single_trace import build_before_first_trace
 from bnfix.verify.write_guard import WriteGuard
 
 # Keras imports are deferred to `main` so that `--help` and the module's import stay cheap.
@@ -66,6 +68,7 @@ def _raise_timeout(signum, frame):  # pragma: no cover - signal handler
 
 ACCURACY_KEYS = ("accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy")
 BATCH_METHODS = {"train_on_batch": "train", "test_on_batch": "test", "predict_on_batch": "predict"}
+TRACED_FUNCTION = {"train_on_batch": "train_function", "evaluate": "test_function", "test_on_batch": "test_function"}
 MAX_BATCH_LOSSES = 1000  # per model and method; longer series are thinned evenly
 
 
@@ -145,6 +148,11 @@ class Recorder:
             except Exception as error:  # never stop a call the harness does not understand: run it as written
                 recorder.record_errors.append({"model": recorder.label(model), "call": original.__name__, **_describe(error)})
                 arguments = None
+            if arguments is not None and original.__name__ in TRACED_FUNCTION:
+                build_before_first_trace(
+                    model, arguments.get("x"), arguments.get("y"), arguments.get("sample_weight"),
+                    TRACED_FUNCTION[original.__name__],
+                )  # fmt: skip
             recorder._depth += 1
             try:
                 result = original(model, **arguments) if arguments is not None else original(model, *args, **kwargs)
@@ -175,6 +183,8 @@ class Recorder:
             except Exception as error:
                 recorder.record_errors.append({"model": recorder.label(model), "call": "fit", **_describe(error)})
                 arguments = entry = None
+            if arguments is not None:
+                build_before_first_trace(model, arguments.get("x"), arguments.get("y"), arguments.get("sample_weight"))
             recorder._depth += 1
             try:
                 history = original(model, **arguments) if arguments is not None else original(model, *args, **kwargs)
@@ -680,6 +690,8 @@ def run_once(script: Path, seed: int, recorder: Recorder, timeout: float, contex
     keras.utils.set_random_seed(seed)
     recorder.budget = Budget.from_dict(context.get("budget"))
     recorder.reset()
+    for name in [name for name in os.environ if name.startswith(f"{ENVIRONMENT_FLAG}_")]:
+        del os.environ[name]  # the worker's environment has the session's caps; this run may have none
     os.environ.update(recorder.budget.environment())
     if context.get("protect") and context.get("stage"):
         WriteGuard(context["protect"], context["stage"]).install()

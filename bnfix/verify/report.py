@@ -17,9 +17,11 @@ from bnfix.verify.compare import (
     Summary,
     Verdict,
     judge,
+    judge_at_own_count,
     judge_update_count,
     outcome_counts,
 )
+from bnfix.verify.own_count import depends_on_update_count
 from bnfix.verify.runner import RunOptions, ScriptRuns
 
 JSON_FORMAT_VERSION = 1
@@ -42,7 +44,6 @@ VERDICT_STYLES = {
     Verdict.ERROR: "bold magenta",
     **{verdict: "yellow" for verdict in UNVERIFIED if verdict is not Verdict.ERROR},
 }
-UPDATE_COUNT_RULES = ("BNF203",)  # rules whose repair depends on how many updates the budget leaves
 
 
 @dataclass
@@ -55,6 +56,8 @@ class Row:
     judgement: Judgement
     before: list[dict] = field(default_factory=list)
     after: list[dict] = field(default_factory=list)
+    # When `before`/`after` ran at the script's own update count (BNF203), the runs under the budget.
+    budgeted: tuple[list[dict], list[dict]] | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -82,8 +85,18 @@ def build_rows(outcomes: Sequence[ScriptRuns], budget_active: bool = False) -> l
         for variant in plan.variants:
             after = outcome.variants[variant.policy]
             judgement = judge(outcome.original, after)
-            if any(code in variant.fixed for code in UPDATE_COUNT_RULES):
-                judgement = judge_update_count(judgement, outcome.original, budget_active)
+            if not depends_on_update_count(variant.fixed):
+                rows.append(Row(plan.path, variant.policy, variant.fixed, judgement, outcome.original, after))
+                continue
+            own_before, own_after = outcome.own_count_runs.get("original"), outcome.own_count_runs.get(variant.policy)
+            if own_before is not None and own_after is not None:
+                judgement = judge_at_own_count(judge(own_before, own_after), judgement, own_before, outcome.original)
+                budgeted = (outcome.original, after)
+                rows.append(Row(plan.path, variant.policy, variant.fixed, judgement, own_before, own_after, budgeted))
+                continue
+            decision = outcome.own_count
+            not_run = decision.reason if decision is not None and not decision.affordable else None
+            judgement = judge_update_count(judgement, outcome.original, budget_active, not_run)
             rows.append(Row(plan.path, variant.policy, variant.fixed, judgement, outcome.original, after))
     return rows
 
@@ -229,6 +242,7 @@ def json_document(
                     "outcome": outcome_name(row.verdict),
                     "before": {"outcomes": outcome_counts(row.before), "runs": row.before},
                     "after": {"outcomes": outcome_counts(row.after), "runs": row.after},
+                    **({"budgeted": _budgeted_runs(row.budgeted)} if row.budgeted else {}),
                 }
                 for row in rows
             ],
@@ -238,6 +252,15 @@ def json_document(
             ],
         }
     )
+
+
+def _budgeted_runs(budgeted: tuple[list[dict], list[dict]]) -> dict:
+    """The runs under the budget of a row judged at the script's own update count (BNF203)."""
+    before, after = budgeted
+    return {
+        "before": {"outcomes": outcome_counts(before), "runs": before},
+        "after": {"outcomes": outcome_counts(after), "runs": after},
+    }
 
 
 def outcome_name(verdict: Verdict) -> str:
