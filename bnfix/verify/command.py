@@ -69,7 +69,8 @@ def verify(
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Budget: at most N epochs per fit, in both versions."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Budget: at most N steps per epoch (steps_per_epoch)."),
     max_samples: Optional[int] = typer.Option(
-        None, "--max-samples", min=1, help="Budget: the same fixed N rows of every array passed to fit/evaluate/predict."
+        None, "--max-samples", min=1,
+        help="Budget: the same fixed N rows of every array passed to fit/evaluate/predict; of a dataset or generator, its first batches.",
     ),
     max_copy_mb: float = typer.Option(200.0, "--max-copy-mb", min=0.0, help="Most megabytes of small files copied per run (large ones are linked)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),

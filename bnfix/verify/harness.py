@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bnfix.verify.budget import ENVIRONMENT_FLAG, Budget, capped_epochs, fixed_rows
+from bnfix.verify.input_cap import cap_input
 from bnfix.verify.input_stats import input_shift, leaves_summary
 from bnfix.verify.single_trace import build_before_first_trace
 from bnfix.verify.write_guard import WriteGuard
@@ -97,6 +98,9 @@ class Recorder:
         self._last_training_inputs: list | None = None
         self._depth = 0  # fit calls evaluate for validation data: only the outermost call is recorded
         self._script_rows: int | None = None  # rows of the current call's x before the budget's subset
+        self._script_batches: int | None = None  # batches of the current call's dataset before --max-samples
+        self._script_steps: int | None = None  # the steps_per_epoch the script passed
+        self._capped: dict[str, dict] = {}  # argument -> what --max-samples kept of a dataset or generator
 
     def label(self, model) -> str:
         if id(model) not in self._labels:
@@ -125,16 +129,34 @@ class Recorder:
                 raise TypeError(f"{original.__name__} called with extra positional arguments")
         arguments.pop(next(iter(signature.parameters)), None)  # self
         self._script_rows = _rows(arguments.get("x"))
+        self._script_batches = _cardinality(arguments.get("x"))  # datasets and PyDatasets, before any cap
+        self._script_steps = arguments.get("steps_per_epoch")
+        self._capped = {}
         if self.budget.max_samples is not None:
             for name in ("x", "y", "sample_weight"):
                 if arguments.get(name) is not None:
                     arguments[name] = subset_structure(arguments[name], self.budget.max_samples)
-            if isinstance(arguments.get("validation_data"), (tuple, list)):
+            validation = arguments.get("validation_data")
+            if isinstance(validation, (tuple, list)):
                 arguments["validation_data"] = tuple(
-                    subset_structure(part, self.budget.max_samples) if part is not None else None
-                    for part in arguments["validation_data"]
+                    subset_structure(part, self.budget.max_samples) if part is not None else None for part in validation
                 )
+            steps = next((name for name in ("steps_per_epoch", "steps") if name in signature.parameters), None)
+            self._cap_input(arguments, "x", steps)
+            if validation is not None and not isinstance(validation, (tuple, list)):
+                self._cap_input(arguments, "validation_data", "validation_steps")
         return arguments
+
+    def _cap_input(self, arguments: dict, name: str, steps: str | None) -> None:
+        """A dataset, generator or PyDataset under --max-samples: its first batches (input_cap.py)."""
+        if arguments.get(name) is None:
+            return
+        value, capped_steps, capped = cap_input(arguments[name], self.budget.max_samples, arguments.get(steps) if steps else None)
+        arguments[name] = value
+        if capped is not None:
+            self._capped[name] = capped
+            if steps is not None and capped_steps is not None:
+                arguments[steps] = capped_steps
 
     def _wrap(self, original, record):
         recorder = self
@@ -234,15 +256,15 @@ class Recorder:
         initial = int(arguments.get("initial_epoch", 0) or 0)
         epochs = capped_epochs(requested_epochs, initial, budget.epochs)
         arguments["epochs"] = epochs
-        requested_steps = arguments.get("steps_per_epoch")
+        requested_steps = self._script_steps
         rows = _rows(x)
         batch_size = arguments.get("batch_size") or (None if _is_dataset_or_generator(x) else 32)
         split = float(arguments.get("validation_split", 0.0) or 0.0)
         natural_steps = math.ceil(rows * (1 - split) / batch_size) if rows and batch_size else _cardinality(x)
-        steps = requested_steps
+        steps = arguments.get("steps_per_epoch")  # the script's, or --max-samples's cap of a dataset's
         if budget.steps is not None:
-            if requested_steps is not None:
-                steps = min(int(requested_steps), budget.steps)
+            if steps is not None:
+                steps = min(int(steps), budget.steps)
             elif natural_steps is not None and natural_steps > budget.steps:
                 steps = budget.steps
             arguments["steps_per_epoch"] = steps
@@ -250,7 +272,7 @@ class Recorder:
                 arguments.pop("steps_per_epoch")
         original_rows = self._script_rows or rows
         script_steps = requested_steps or (
-            math.ceil(original_rows * (1 - split) / batch_size) if original_rows and batch_size else _cardinality(x)
+            math.ceil(original_rows * (1 - split) / batch_size) if original_rows and batch_size else self._script_batches
         )
         return {
             "requested_epochs": requested_epochs - initial,
@@ -261,6 +283,7 @@ class Recorder:
             "script_rows": original_rows,
             "batch_size": batch_size,
             "script_updates": (requested_epochs - initial) * script_steps if script_steps else None,
+            **{f"capped_{name}": capped for name, capped in self._capped.items()},
         }
 
     def _finish_fit(self, model, entry: dict, arguments: dict, history) -> None:
@@ -299,8 +322,9 @@ class Recorder:
         label = self.label(model)
         inputs = self._summarize(arguments.get("x"))
         self.evaluations.append(
-            {"model": label, "results": results, "inputs": inputs, "input_shift": self._shift_against_training(label, inputs)}
-        )
+            {"model": label, "results": results, "inputs": inputs, "input_shift": self._shift_against_training(label, inputs),
+             **({"capped_x": self._capped["x"]} if "x" in self._capped else {})}
+        )  # fmt: skip
 
     def _record_prediction(self, model, method, arguments, result) -> None:
         leaves = keras.tree.flatten(result) if result is not None else []
@@ -308,8 +332,9 @@ class Recorder:
         label = self.label(model)
         inputs = self._summarize(arguments.get("x"))
         self.predictions.append(
-            {"model": label, "rows": rows, "inputs": inputs, "input_shift": self._shift_against_training(label, inputs)}
-        )
+            {"model": label, "rows": rows, "inputs": inputs, "input_shift": self._shift_against_training(label, inputs),
+             **({"capped_x": self._capped["x"]} if "x" in self._capped else {})}
+        )  # fmt: skip
 
     def _record_batch_call(self, model, method, arguments, result) -> None:
         """One entry per model and method, updated on every call: GAN loops call these thousands of times."""

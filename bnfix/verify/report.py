@@ -22,6 +22,7 @@ from bnfix.verify.compare import (
     outcome_counts,
 )
 from bnfix.verify.own_count import depends_on_update_count
+from bnfix.verify.records import capped_inputs
 from bnfix.verify.runner import RunOptions, ScriptRuns
 
 JSON_FORMAT_VERSION = 1
@@ -168,6 +169,12 @@ def verdict_cell(row: Row) -> str:
     return f"{verdict}: {escape(row.judgement.reason)}"
 
 
+def row_capped_inputs(row: Row) -> list[str]:
+    """What --max-samples kept of the row's datasets and generators, from its first finished run."""
+    finished = [run for run in [*row.before, *row.after] if run.get("status") == "ok"]
+    return capped_inputs(finished[0]) if finished else []
+
+
 def render_table(
     rows: Sequence[Row], comparisons: Sequence[PolicyComparison], console, show_policy: bool, budget: str | None = None
 ) -> None:
@@ -204,6 +211,10 @@ def render_table(
         if row.verdict.is_regression or row.verdict.is_unverified or row.verdict is Verdict.FIXED_CRASH:
             policy = f" [{row.policy}]" if show_policy and row.policy else ""
             console.print(f"{escape(str(row.path))}{policy}: {row.verdict.value}: {escape(row.judgement.reason)}", soft_wrap=True)
+    for row in rows:
+        kept = row_capped_inputs(row)
+        if kept:
+            console.print(f"{escape(str(row.path))}: --max-samples kept {escape('; '.join(kept))}", soft_wrap=True)
     for item in comparisons:
         console.print(
             f"{escape(str(item.path))}: policy {item.candidate} against {item.baseline}: "
@@ -240,6 +251,7 @@ def json_document(
                     "rules": row.rules,
                     **row.judgement.as_dict(),
                     "outcome": outcome_name(row.verdict),
+                    "capped_inputs": row_capped_inputs(row),
                     "before": {"outcomes": outcome_counts(row.before), "runs": row.before},
                     "after": {"outcomes": outcome_counts(row.after), "runs": row.after},
                     **({"budgeted": _budgeted_runs(row.budgeted)} if row.budgeted else {}),
