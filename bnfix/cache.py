@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 
 DEFAULT_CACHE_DIR = ".bnfix_cache"
 FORMAT = 1
-# Settings that decide which files are read or where the cache lives, never what one file's result is.
-_NOT_IN_KEY = frozenset({"exclude", "cache_dir"})
+# Settings that decide which files are read, where the cache lives or where reports link to, never what one file's
+# result is.
+_NOT_IN_KEY = frozenset({"exclude", "cache_dir", "docs_url"})
 _CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This file is a cache directory tag created by bnfix.\n"

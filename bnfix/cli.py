@@ -122,13 +122,14 @@ def clean(
 @app.command()
 def explain(code: str = typer.Argument(..., help="A rule code, e.g. BNF101.")) -> None:
     """Print one rule's documentation."""
+    from bnfix.report.rule_docs import explanation
     from bnfix.rules import rule_by_code
 
     rule = rule_by_code(code)
     if rule is None:
         typer.echo(f"error: unknown rule code {code!r}; `bnfix rules` lists them", err=True)
         raise typer.Exit(EXIT_ERROR)
-    typer.echo(f"# {rule.code} ({rule.name})\n\n{rule.summary}.\n\n{rule.documentation()}")
+    typer.echo(explanation(rule), nl=False)  # the text each rule's page (docs/rules/CODE.md) starts with
 
 
 @app.command()

@@ -245,7 +245,8 @@ def _write_report(results: list, settings: Settings, applied: bool, options: Run
         elif human:
             report.stream.write(RENDERERS[options.output_format.value](results, applied, True, **styling))
         else:
-            report.stream.write(RENDERERS[options.output_format.value](results, applied, options.quiet, **styling))
+            render = RENDERERS[options.output_format.value]
+            report.stream.write(render(results, applied, options.quiet, docs_url=settings.docs_url, **styling))
             return
         if options.show_fixes and applied:
             report.stream.write(render_fix_summary(results, palette=report.palette))

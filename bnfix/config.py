@@ -8,9 +8,11 @@ is an error naming the file and the key, never a silent default (`unsafe-fixes =
 from __future__ import annotations
 
 import dataclasses
+import string
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
+from urllib.parse import urlsplit
 
 from bnfix.settings import PlacementPolicy, Settings
 
@@ -78,6 +80,25 @@ def parse_policy(text: str) -> PlacementPolicy:
         raise ConfigError(f"policy must be one of {choices}, not {text!r}") from error
 
 
+DOCS_URL_FIELDS = ("code", "name")  # what a docs-url template may name: the rule's code, its kebab-case name
+
+
+def parse_docs_url(text: str) -> str:
+    """A rule documentation link template: an absolute URL naming `{code}` (and optionally `{name}`)."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as error:  # an unmatched brace
+        raise ConfigError(f"docs-url {text!r} is not a valid template: {error}") from None
+    unknown = sorted(fields - set(DOCS_URL_FIELDS))
+    if unknown:
+        raise ConfigError(f"docs-url {text!r} names {{{unknown[0]}}}; a template may name only {{code}} and {{name}}")
+    if "code" not in fields:
+        raise ConfigError(f"docs-url {text!r} must contain {{code}}, where each rule's code goes")
+    if not urlsplit(text).scheme:
+        raise ConfigError(f"docs-url {text!r} must be an absolute URL (https://..., file://...)")
+    return text
+
+
 def rule_codes() -> tuple[str, ...]:
     from bnfix.rules import ALL_RULES
 
@@ -143,6 +164,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "unsafe-fixes": ("unsafe_fixes", _boolean),
     "keras-version": ("keras_version", _string(parse_keras_version)),
     "cache-dir": ("cache_dir", _string(_cache_dir)),
+    "docs-url": ("docs_url", _string(parse_docs_url)),
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from bnfix.engine import Diagnostic, SourceError, SourceResult, check_source, fix_source, might_apply
-from bnfix.worker_memory import release_if_grown
+from bnfix.worker_memory import release_if_grown, tune_collector
 from bnfix.cache import CachedOutcome, ResultCache, content_hash
 from bnfix.sources.files import ReadError, SourceText, decode_source, read_bytes, write_atomic
 from bnfix.rules import enabled_rules
@@ -174,6 +174,7 @@ def process_files(
     With `use_cache`, a file whose bytes and run are unchanged since a cached result is not processed again;
     only the others go to the workers (and with nothing changed, no worker starts at all).
     """
+    tune_collector()  # before the pool forks: its workers inherit it
     done = on_done or (lambda n: None)
     options = (settings, fix, propose, max_code_mb)
     if not use_cache:

@@ -25,6 +25,8 @@ class Settings:
     keras_version: tuple[int, int] | None = None
     # Where the result cache lives (an absolute path resolved by config); None: .bnfix_cache in the working directory.
     cache_dir: str | None = field(default=None, compare=False)
+    # Where each rule's documentation is linked to (`{code}` is replaced); None: the page installed with bnfix.
+    docs_url: str | None = field(default=None, compare=False)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def is_enabled(self, code: str) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import textwrap
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper
 
 from bnfix.analysis import assignments as assignments_module
 from bnfix.analysis.assignments import assignments
@@ -18,7 +17,7 @@ from bnfix.settings import Settings
 
 def context(source: str) -> ModuleContext:
     module = cst.parse_module(textwrap.dedent(source))
-    return ModuleContext(MetadataWrapper(module, unsafe_skip_copy=True), Settings())
+    return ModuleContext(module, Settings())
 
 
 def events(source: str) -> list[tuple[str, str, tuple, bool]]:

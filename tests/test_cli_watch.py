@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,22 +48,39 @@ class LineReader:
                 self._changed.wait(remaining)
 
 
-@pytest.fixture
-def watching(tmp_path: Path):
-    (tmp_path / "model.py").write_text(FIXED_PLACEMENT)
-    (tmp_path / "other.py").write_text(CLEAN)
+@contextlib.contextmanager
+def watch_process(cwd: Path, *args: str):
+    """`bnfix check --watch --format concise ARGS` running in `cwd`, with readers of its streams; killed at the end."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bnfix", "check", "--watch", "--format", "concise", "--no-progress", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        [sys.executable, "-m", "bnfix", "check", "--watch", "--format", "concise", "--no-progress", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
     )  # fmt: skip
-    stdout, stderr = LineReader(process.stdout), LineReader(process.stderr)
     try:
-        yield tmp_path, process, stdout, stderr
+        yield process, LineReader(process.stdout), LineReader(process.stderr)
     finally:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def watching(tmp_path: Path):
+    (tmp_path / "model.py").write_text(FIXED_PLACEMENT)
+    (tmp_path / "other.py").write_text(CLEAN)
+    with watch_process(tmp_path, str(tmp_path)) as (process, stdout, stderr):
+        yield tmp_path, process, stdout, stderr
+
+
+def save_by_rename(path: Path, text: str) -> None:
+    """How most editors save: a new file renamed over the old one (a watch on the old file sees it go)."""
+    temporary = path.with_name(path.name + ".swp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def findings_after(stdout: LineReader, index: int) -> list[str]:
+    return [line for line in stdout.lines[index + 1 :] if "BNF" in line]
 
 
 def test_watch_reruns_when_a_file_changes_and_stops_on_ctrl_c(watching):
@@ -106,3 +124,71 @@ def test_watch_without_watchfiles_says_which_extra_to_install(tmp_path, monkeypa
     result = CliRunner().invoke(app, ["check", "--watch", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr == "error: --watch needs the watchfiles package: pip install 'bnfix[watch]'\n"
+
+
+def test_watch_reruns_when_the_pyproject_above_the_watched_paths_changes(tmp_path):
+    # `check --watch src` in a project configured at its root: the configuration is outside what is watched.
+    (tmp_path / "pyproject.toml").write_text("[tool.bnfix]\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "model.py").write_text(BROKEN_PLACEMENT)
+    finding = f"{Path('src') / 'model.py'}:6:5: BNF101 [*] "
+    with watch_process(tmp_path, "src") as (process, stdout, stderr):
+        armed = stderr.wait_for("Watching for file changes.")
+        assert [line for line in stdout.lines if "BNF" in line] == [stdout.lines[stdout.wait_for(finding)]]
+        seen = len(stdout.lines) - 1
+        save_by_rename(tmp_path / "pyproject.toml", '[tool.bnfix]\nignore = ["BNF101"]\n')
+        change = stderr.wait_for("File change detected...", after=armed)
+        armed = stderr.wait_for("Watching for file changes.", after=change)
+        assert findings_after(stdout, seen) == []  # the new settings were read
+        # Saved by rename once more: the watch follows the new file, and the finding is back.
+        save_by_rename(tmp_path / "pyproject.toml", "[tool.bnfix]\n")
+        change = stderr.wait_for("File change detected...", after=armed)
+        stdout.wait_for(finding, after=seen + 1)
+        armed = stderr.wait_for("Watching for file changes.", after=change)
+        seen = len(stdout.lines) - 1
+        # Written in place, as other editors do.
+        (tmp_path / "pyproject.toml").write_text('[tool.bnfix]\npolicy = "keep"\n')
+        change = stderr.wait_for("File change detected...", after=armed)
+        stderr.wait_for("Watching for file changes.", after=change)
+        assert findings_after(stdout, seen) == []
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    assert not [line for line in stderr.lines if "Traceback" in line or "error" in line]
+
+
+def test_watch_reruns_when_the_config_file_named_by_config_changes(tmp_path):
+    settings = tmp_path / "settings" / "lint.cfg"  # any name: `--config` takes any TOML file
+    settings.parent.mkdir()
+    settings.write_text('ignore = ["BNF101"]\n')
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "model.py").write_text(BROKEN_PLACEMENT)
+    with watch_process(tmp_path, "--config", str(settings), "src") as (process, stdout, stderr):
+        armed = stderr.wait_for("Watching for file changes.")
+        assert stdout.lines == []
+        save_by_rename(settings, "ignore = []\n")
+        change = stderr.wait_for("File change detected...", after=armed)
+        stdout.wait_for(f"{Path('src') / 'model.py'}:6:5: BNF101 [*] ")
+        stderr.wait_for("Watching for file changes.", after=change)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+
+
+def test_the_configuration_watched_is_what_the_settings_are_read_from(tmp_path):
+    from bnfix.cli_options import RunOptions
+    from bnfix.cli_watch import config_files
+
+    project = tmp_path / "project"
+    package = project / "packages" / "core"
+    (package / "src").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[tool.bnfix]\n")  # above the project's: never read while it has one
+    (project / "pyproject.toml").write_text("[tool.bnfix]\npolicy = 'pre'\n")
+    (package / "pyproject.toml").write_text("[project]\nname = 'core'\n")  # no table yet; it may gain one
+    src = package / "src"
+    assert config_files(RunOptions(paths=[src])) == [package / "pyproject.toml", project / "pyproject.toml"]
+    assert config_files(RunOptions(paths=[src / "missing.py", tmp_path])) == config_files(RunOptions(paths=[Path.cwd()]))
+    # A broken one may be the one that applies once repaired: then every pyproject.toml up to the root is watched.
+    (project / "pyproject.toml").write_text("[tool.bnfix\n")
+    assert config_files(RunOptions(paths=[src]))[:3] == [
+        package / "pyproject.toml", project / "pyproject.toml", tmp_path / "pyproject.toml"
+    ]
+    assert config_files(RunOptions(paths=[src], config=Path("elsewhere.toml"))) == [Path("elsewhere.toml").resolve()]

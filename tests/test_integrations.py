@@ -232,7 +232,17 @@ def vim(rc: Path, env: dict, file: Path, *commands: str) -> None:
     subprocess.run(argv, cwd=file.parent, env=env, timeout=120, stdin=subprocess.DEVNULL, capture_output=True)
 
 
-needs_vim = pytest.mark.skipif(shutil.which("vim") is None, reason="vim is not installed")
+needs_vim = pytest.mark.skipif(
+    shutil.which("vim") is None, reason="vim is not installed (.ci/run installs it on CI: apt-get install vim)"
+)
+
+
+def quickfix(rc: Path, env: dict, file: Path, *commands: str) -> list[dict]:
+    """Vim's quickfix list after `commands`, as Vim itself parsed it (file, line, column, text, valid)."""
+    dump = file.parent / "quickfix.json"
+    entry = '{"file": bufname(e.bufnr), "lnum": e.lnum, "col": e.col, "text": e.text, "valid": e.valid}'
+    vim(rc, env, file, *commands, f"call writefile([json_encode(map(getqflist(), {{_, e -> {entry}}}))], '{dump}')")
+    return json.loads(dump.read_text())
 
 
 @needs_vim
@@ -252,6 +262,49 @@ def test_readme_vim_filter_leaves_the_buffer_as_it_was_on_an_error(tmp_path):
     target.write_text(broken)
     vim(rc, env, target, "BnfixFix", "w")
     assert target.read_text() == broken
+
+
+@needs_vim
+def test_readme_vim_make_lists_a_py_file_at_its_lines_and_a_notebook_by_cell(tmp_path):
+    rc, env = vimrc(tmp_path)
+    (tmp_path / "model.py").write_text(BROKEN)
+    imports, build = BROKEN.split("\n\n", 1)
+    (tmp_path / "nb.ipynb").write_text(notebook_json(imports, build, "model.fit(x, y, batch_size=2)"))
+    [finding] = quickfix(rc, env, tmp_path / "model.py", "silent make")
+    assert finding["file"] == "model.py" and (finding["lnum"], finding["col"], finding["valid"]) == (BN_LINE, BN_COLUMN, 1)
+    assert finding["text"].startswith("BNF101 [*] BatchNormalization before the 'relu' activation")
+    notebook = quickfix(rc, env, tmp_path / "nb.ipynb", "silent make")
+    assert [(e["file"], e["lnum"], e["valid"], e["text"].split(" [*] ")[0].split(" batch_size")[0]) for e in notebook] == [
+        ("nb.ipynb", 0, 1, "cell 3:3:5: BNF101"),
+        ("nb.ipynb", 0, 1, "cell 4:1:17: BNF204"),
+    ]
+
+
+@needs_vim
+def test_readme_vim_errorformat_reads_every_line_bnfix_prints(project):
+    """All of bnfix's kinds of line, from a real run, read by Vim: each names a file that exists."""
+    rc, env = vimrc(project)
+    src = project / "src"
+    (src / "broken.py").write_text("import keras\nprint 'BatchNormalization'\n")
+    imports, build = BROKEN.split("\n\n", 1)
+    (src / "nb.ipynb").write_text(notebook_json(imports, build, "model.fit(x, y, batch_size=2)"))
+    (src / "bad_cell.ipynb").write_text(notebook_json("from tensorflow import keras", "keras.layers.BatchNormalization(\n"))
+    (src / "not_json.ipynb").write_text("{ BatchNormalization")
+    output = run([*bnfix_program(), "check", "--format", "concise", "--no-progress", "src"], cwd=project)
+    (project / "bnfix.out").write_bytes(output.stdout)
+    entries = quickfix(rc, env, project / "src" / "model.py", f"cd {project}", "cgetfile bnfix.out")
+    assert len(entries) == len(output.stdout.decode().splitlines()) == 6
+    assert all(e["valid"] and (project / e["file"]).is_file() for e in entries), entries
+    head = re.compile(r"(cell \d+:\d+:\d+: )?(BNF\d{3}|error)")
+    located = [(Path(e["file"]).name, e["lnum"], e["col"], head.match(e["text"]).group(0)) for e in entries]
+    assert located == [
+        ("bad_cell.ipynb", 0, 0, "cell 3:1:32: error"),
+        ("broken.py", 2, 1, "error"),
+        ("model.py", BN_LINE, BN_COLUMN, "BNF101"),
+        ("nb.ipynb", 0, 0, "cell 3:3:5: BNF101"),
+        ("nb.ipynb", 0, 0, "cell 4:1:17: BNF204"),
+        ("not_json.ipynb", 1, 1, "error"),
+    ]
 
 
 def test_stdin_repair_writes_nothing_to_stderr_unless_there_is_an_error(project):

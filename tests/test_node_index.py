@@ -9,7 +9,7 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, ParentNodeProvider
 
-from bnfix.analysis.node_index import NodeIndex, children, walk
+from bnfix.analysis.node_index import NodeIndex, children, names_in, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -150,3 +150,43 @@ def test_decorators_come_before_the_body_they_decorate() -> None:
     assert not index.finished_before(call, decorator)
     assert index.calls_within(function) == [call]
     assert list(index.ancestors(call))[-1] is module
+
+
+class _Nested(_Hooks):
+    """Leave hooks nested in one another, and a prune whose node also has a leave hook."""
+
+    def leave_Call(self, original_node: cst.Call) -> None:
+        self.events.append(("leave call", "", id(original_node)))
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.events.append(("leave lambda", "", id(original_node)))
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.events.append(("class", node.name.value, id(node)))
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self.events.append(("leave module", "", id(original_node)))
+
+
+@pytest.mark.parametrize("name, source", SOURCES, ids=[name for name, _ in SOURCES])
+def test_the_index_replays_a_walk_exactly_as_libcst_visits(name: str, source: str) -> None:
+    module = cst.parse_module(source)
+    index = NodeIndex(module)
+    for visitor_class in (_Recorder, _Hooks, _Nested):
+        expected, got = visitor_class(), visitor_class()
+        module.visit(expected)
+        index.walk(got)
+        assert got.events == expected.events
+    for statement in module.body:  # a subtree, as `walk(node, visitor)` takes one
+        expected, got = _Nested(), _Nested()
+        statement.visit(expected)
+        index.walk(got, statement)
+        assert got.events == expected.events
+
+
+@pytest.mark.parametrize("name, source", SOURCES, ids=[name for name, _ in SOURCES])
+def test_names_within_is_names_in_from_the_index(name: str, source: str) -> None:
+    module = cst.parse_module(source)
+    index = NodeIndex(module)
+    for node in [module, *module.body, *index.calls]:
+        assert index.names_within(node) == names_in(node)

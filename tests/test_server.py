@@ -14,6 +14,8 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import pytest
 
@@ -24,6 +26,8 @@ from lsprotocol import types  # noqa: E402
 from pygls.protocol import default_converter  # noqa: E402
 from pytest_lsp import LanguageClient  # noqa: E402
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features  # noqa: E402
+
+from bnfix.report.rule_docs import GENERATED_NOTE as RULE_PAGE_NOTE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -207,7 +211,12 @@ async def test_did_open_publishes_a_diagnostic_per_finding(server: LanguageClien
     assert first.severity == types.DiagnosticSeverity.Warning  # fixable
     assert first.message.startswith("BatchNormalization has no `eps`")
     assert first.range.end == types.Position(5, 38)  # the `eps=1e-3` argument
-    assert first.code_description.href == "https://github.com/your-org/bnfix#what-it-fixes"
+    # Each code links to its own rule's page, the one installed with bnfix (no docs-url configured here).
+    assert [d.code_description.href for d in diagnostics] == [
+        (ROOT / "docs" / "rules" / f"{code}.md").resolve().as_uri() for code in ("BNF201", "BNF103", "BNF202")
+    ]
+    page = Path(url2pathname(urlsplit(first.code_description.href).path))
+    assert page.read_text(encoding="utf-8").startswith(RULE_PAGE_NOTE + "\n# BNF201 (unknown-bn-argument)\n")
 
 
 @over_stdio
@@ -458,6 +467,7 @@ async def test_configuration_is_pulled_when_the_notification_carries_none(server
         ({"select": ["BNF999"]}, "bnfix setting select: unknown rule code or prefix 'BNF999'; valid codes: BNF101,"),
         ({"unsafeFixes": "no"}, "unsafeFixes must be true or false, not 'no'"),
         ({"colour": "red"}, "unknown bnfix setting(s): colour"),
+        ({"docsUrl": "https://example.org/rules/"}, "docsUrl: docs-url 'https://example.org/rules/' must contain {code}"),
     ],
 )
 @over_stdio
@@ -502,6 +512,25 @@ async def test_nearest_pyproject_applies_and_client_settings_override_it(server:
     server.workspace_did_change_configuration(types.DidChangeConfigurationParams({"bnfix": {"select": ["BNF2"]}}))
     try:
         assert [d.code for d in await _next_publish(server, uri, before)] == ["BNF201", "BNF202"]
+    finally:
+        _reset_settings(server)
+
+
+@over_stdio
+async def test_docs_url_from_pyproject_and_from_the_client_setting_the_links(server: LanguageClient, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.bnfix]\ndocs-url = "https://example.org/bnfix/{code}.html"\n')
+    uri = _open(server, project / "model.py", MODEL)
+    hrefs = [d.code_description.href for d in await _diagnostics(server, uri, 1)]
+    assert hrefs == [f"https://example.org/bnfix/{code}.html" for code in ("BNF201", "BNF103", "BNF202")]
+    before = len(server.published)
+    template = "https://docs.example.com/rules/{code}-{name}"  # the editor's setting wins, as a flag does
+    server.workspace_did_change_configuration(types.DidChangeConfigurationParams({"bnfix": {"docsUrl": template}}))
+    try:
+        hrefs = [d.code_description.href for d in await _next_publish(server, uri, before)]
+        names = ("BNF201-unknown-bn-argument", "BNF103-redundant-bias", "BNF202-pytorch-momentum")
+        assert hrefs == [f"https://docs.example.com/rules/{name}" for name in names]
     finally:
         _reset_settings(server)
 

@@ -16,7 +16,7 @@ from typing import Iterator
 import libcst as cst
 
 from bnfix.analysis.context import ModuleContext
-from bnfix.analysis.node_index import NodeIndex, walk
+from bnfix.analysis.node_index import NodeIndex
 
 NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
@@ -44,7 +44,7 @@ def assignments(ctx: ModuleContext) -> Assignments:
 class Assignments:
     def __init__(self, module: cst.Module, index: NodeIndex) -> None:
         collector = _Collector(module, index)
-        walk(module, collector)
+        index.walk(collector)
         self.events: list[Assignment] = collector.events
         self._by_scope: dict[cst.CSTNode | None, list[Assignment]] = {}
         self._by_node: dict[cst.CSTNode, list[Assignment]] = {}

@@ -303,7 +303,7 @@ def find_chains(ctx: ModuleContext) -> Iterator[Chain]:
 
 def _collect_chains(ctx: ModuleContext) -> list[Chain]:
     finder = _ChainFinder(ctx)
-    walk(ctx.module, finder)
+    ctx.node_index.walk(finder)
     return finder.chains
 
 

@@ -7,12 +7,13 @@ they live exactly as long as the parsed module they describe.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Iterator, Mapping, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange
 
 from bnfix.analysis.names import ImportTable
+from bnfix.analysis.positions import Positions
 from bnfix.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,9 +25,8 @@ T = TypeVar("T")
 class ModuleContext:
     """One parsed module plus what rules ask of it: imports, positions, parents, settings, shared analyses."""
 
-    def __init__(self, wrapper: MetadataWrapper, settings: Settings) -> None:
-        self.wrapper = wrapper
-        self.module: cst.Module = wrapper.module
+    def __init__(self, module: cst.Module, settings: Settings) -> None:
+        self.module = module
         self.settings = settings
         self._analyses: dict[str, object] = {}
 
@@ -41,8 +41,8 @@ class ModuleContext:
         return NodeIndex(self.module)
 
     @cached_property
-    def _positions(self) -> Mapping[cst.CSTNode, CodeRange]:
-        return self.wrapper.resolve(PositionProvider)
+    def _positions(self) -> Positions:
+        return Positions(self.module)
 
     def shared(self, name: str, build: Callable[[], T]) -> T:
         """`build()` once for this module, then the same object for every rule that asks."""

@@ -23,12 +23,11 @@ from bnfix.analysis.dataflow_values import (
 )
 from bnfix.analysis.assignments import Assignment, assignments
 from bnfix.analysis.context import ModuleContext
-from bnfix.analysis.node_index import names_in, walk
 
 _SPLIT = "model_selection.train_test_split"
 MODEL_USES = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch", "predict_proba", "predict_classes"})
-_FITTING_METHODS = frozenset({"fit", "fit_transform", "partial_fit", "adapt"})
-_EVENT_METHODS = _FITTING_METHODS | MODEL_USES | {"transform"}
+FITTING_METHODS = frozenset({"fit", "fit_transform", "partial_fit", "adapt"})
+_EVENT_METHODS = FITTING_METHODS | MODEL_USES | {"transform"}
 # Operations that keep the samples and their values: the result is the same data in another container or shape.
 _SAME_DATA_METHODS = frozenset(
     {"reshape", "astype", "copy", "to_numpy", "squeeze", "flatten", "ravel", "drop", "dropna"}
@@ -198,7 +197,7 @@ class _Walker:
 
     def _mark_read(self, node: cst.CSTNode) -> None:
         """Every name in `node` counts as read, for code the walk does not follow (a branch, a function body)."""
-        for name in names_in(node):
+        for name in self.ctx.node_index.names_within(node):
             if name in self.env:
                 self.read.add(self.env[name].order)
 
@@ -374,9 +373,9 @@ class _Walker:
                 value.make_opaque(self._tick())
 
     def _mark_fitted_inside(self, node: cst.CSTNode) -> None:
-        for call in _calls(node):
+        for call in self.ctx.node_index.calls_within(node):
             func = call.func
-            fitting = isinstance(func, cst.Attribute) and func.attr.value in _FITTING_METHODS
+            fitting = isinstance(func, cst.Attribute) and func.attr.value in FITTING_METHODS
             if fitting and isinstance(func.value, cst.Name):  # type: ignore[union-attr]
                 binding = self.env.get(func.value.value)  # type: ignore[union-attr]
                 if binding is not None and isinstance(binding.value, Scaler):
@@ -432,17 +431,6 @@ def _runs_once(statement: cst.BaseStatement) -> bool:
             and test.comparisons[0].comparator.evaluated_value == "__main__"
         )
     return False
-
-
-def _calls(node: cst.CSTNode) -> list[cst.Call]:
-    found: list[cst.Call] = []
-
-    class _Collector(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            found.append(call)
-
-    walk(node, _Collector())
-    return found
 
 
 def _tracked_call(call: cst.Call, imports) -> bool:

@@ -12,7 +12,7 @@ keras-team/keras the loop costs a fifth of the visit and a twelfth of the provid
 from __future__ import annotations
 
 import bisect
-from typing import Iterator
+from typing import Callable, Iterator
 
 import libcst as cst
 from libcst import MaybeSentinel
@@ -78,7 +78,7 @@ def _walk_hooks(node: cst.CSTNode, visitor: cst.CSTVisitor, hooks: dict) -> None
     kind = type(node)
     found = hooks.get(kind)
     if found is None:
-        found = hooks[kind] = (getattr(visitor, f"visit_{kind.__name__}", None), getattr(visitor, f"leave_{kind.__name__}", None))
+        found = hooks[kind] = _hooks(visitor, kind)
     visit, leave = found
     if visit is None or visit(node) is not False:
         for name in _CHILD_FIELDS.get(kind) or child_fields(kind):
@@ -93,67 +93,143 @@ def _walk_hooks(node: cst.CSTNode, visitor: cst.CSTVisitor, hooks: dict) -> None
         leave(node)
 
 
+def _hooks(visitor: cst.CSTVisitor, kind: type) -> tuple[Callable | None, Callable | None]:
+    """The visitor's own `visit_X` and `leave_X` for a node class; None for the no-op that CSTVisitor defines for
+    every class (calling those was most of a walk's cost)."""
+    return _own_hook(visitor, f"visit_{kind.__name__}"), _own_hook(visitor, f"leave_{kind.__name__}")
+
+
+def _own_hook(visitor: cst.CSTVisitor, name: str) -> Callable | None:
+    method = getattr(type(visitor), name, None)
+    if method is None or method is getattr(cst.CSTVisitor, name, None):
+        return None
+    return getattr(visitor, name)
+
+
 class NodeIndex:
+    """Every node of a module in source order, with its parent and extent.
+
+    Nodes are looked up by `id()`: libcst's `CSTNode.__hash__` is a Python method, and hashing each node into four
+    dictionaries was a third of building the index. The index keeps every node alive, so no id is reused while
+    it exists.
+    """
+
     def __init__(self, module: cst.Module) -> None:
-        self._parents: dict[cst.CSTNode, cst.CSTNode] = {}
-        self._start: dict[cst.CSTNode, int] = {}
-        self._end: dict[cst.CSTNode, int] = {}
+        self._position: dict[int, int] = {}  # id(node) -> its place in `_order`
+        self._order: list[cst.CSTNode] = []  # every node, in visiting (source) order
+        self._parent_at: list[int] = []  # per place: the parent's place; -1 for the module
+        self._start_at: list[int] = []  # per place: the clock when the node was entered...
+        self._end_at: list[int] = []  # ... and when it was left (every node inside lies between)
+        self._after: list[int] = []  # per place: the place of the first node after its subtree
         self._clock = 0
         self.calls: list[cst.Call] = []
         self.statements: list[cst.SimpleStatementLine] = []
-        self._index(module)
-        self._call_starts = [self._start[call] for call in self.calls]
+        self.names: list[cst.Name] = []
+        self._index(module, -1)
+        self._call_starts = [self.start(call) for call in self.calls]
+        self._name_starts = [self.start(name) for name in self.names]
 
-    def _index(self, node: cst.CSTNode) -> None:
+    def _index(self, node: cst.CSTNode, parent: int) -> None:
         # `children()` inlined: this loop runs once per node of every parsed module.
-        self._start[node] = self._clock
+        position = len(self._order)
+        self._position[id(node)] = position
+        self._order.append(node)
+        self._parent_at.append(parent)
+        self._start_at.append(self._clock)
+        self._end_at.append(0)
+        self._after.append(0)
         self._clock += 1
         kind = type(node)
         if kind is cst.Call:
             self.calls.append(node)  # type: ignore[arg-type]
+        elif kind is cst.Name:
+            self.names.append(node)  # type: ignore[arg-type]
         elif kind is cst.SimpleStatementLine:
             self.statements.append(node)  # type: ignore[arg-type]
-        parents = self._parents
-        fields = _CHILD_FIELDS.get(kind) or child_fields(kind)
-        for name in fields:
+        for name in _CHILD_FIELDS.get(kind) or child_fields(kind):
             value = getattr(node, name)
             value_kind = type(value)
             if value_kind is tuple or value_kind is list:
                 for child in value:
-                    parents[child] = node
-                    self._index(child)
+                    self._index(child, position)
             elif value is not None and value_kind is not MaybeSentinel:
-                parents[value] = node
-                self._index(value)
-        self._end[node] = self._clock
+                self._index(value, position)
+        self._end_at[position] = self._clock
         self._clock += 1
+        self._after[position] = len(self._order)
 
     def calls_within(self, node: cst.CSTNode) -> list[cst.Call]:
         """The calls inside `node`, `node` itself included, in source order."""
-        first = bisect.bisect_left(self._call_starts, self._start[node])
-        last = bisect.bisect_left(self._call_starts, self._end[node])
+        first = bisect.bisect_left(self._call_starts, self.start(node))
+        last = bisect.bisect_left(self._call_starts, self.end(node))
         return self.calls[first:last]
 
+    def names_within(self, node: cst.CSTNode) -> set[str]:
+        """`names_in(node)` for a node of this module, from the index instead of a walk."""
+        first = bisect.bisect_left(self._name_starts, self.start(node))
+        last = bisect.bisect_left(self._name_starts, self.end(node))
+        return {name.value for name in self.names[first:last]}
+
+    def walk(self, visitor: cst.CSTVisitor, node: cst.CSTNode | None = None) -> None:
+        """`walk(node, visitor)` (the whole module by default) replayed from the index: the same `visit_X` and
+        `leave_X` calls in the same order, without descending through every node's fields again; only nodes of
+        a class the visitor has a hook for cost more than a dictionary look-up."""
+        if type(visitor).on_visit is not cst.CSTVisitor.on_visit or type(visitor).on_leave is not cst.CSTVisitor.on_leave:
+            walk(node if node is not None else self._order[0], visitor)  # hooks on every node: nothing to save
+            return
+        order, after = self._order, self._after
+        position = 0 if node is None else self._position[id(node)]
+        stop = after[position]
+        hooks: dict[type, tuple] = {}
+        leaves: list[tuple[int, Callable[[cst.CSTNode], None], cst.CSTNode]] = []  # (subtree end, leave_X, node)
+        while position < stop:
+            current = order[position]
+            while leaves and leaves[-1][0] <= position:
+                _, leave, left = leaves.pop()
+                leave(left)
+            kind = type(current)
+            found = hooks.get(kind)
+            if found is None:
+                found = hooks[kind] = _hooks(visitor, kind)
+            visit, leave = found
+            end = after[position]
+            if leave is not None:
+                leaves.append((end, leave, current))
+            if visit is not None and visit(current) is False:
+                position = end  # its children are skipped; its leave_X still comes
+            else:
+                position += 1
+        while leaves:
+            _, leave, left = leaves.pop()
+            leave(left)
+
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self._parents.get(node)
+        position = self._position.get(id(node))
+        if position is None:
+            return None
+        parent = self._parent_at[position]
+        return self._order[parent] if parent >= 0 else None
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        current = self._parents.get(node)
-        while current is not None:
-            yield current
-            current = self._parents.get(current)
+        position = self._position.get(id(node))
+        if position is None:
+            return
+        parent = self._parent_at[position]
+        while parent >= 0:
+            yield self._order[parent]
+            parent = self._parent_at[parent]
 
     def start(self, node: cst.CSTNode) -> int:
         """Where `node` begins, as a number that sorts in source order."""
-        return self._start[node]
+        return self._start_at[self._position[id(node)]]
 
     def end(self, node: cst.CSTNode) -> int:
         """Where `node` ends: every node inside it starts before this, every node after it after this."""
-        return self._end[node]
+        return self._end_at[self._position[id(node)]]
 
     def finished_before(self, first: cst.CSTNode, second: cst.CSTNode) -> bool:
         """`first` ends before `second` starts in the source (so, in straight-line code, runs before it)."""
-        return self._end[first] < self._start[second]
+        return self.end(first) < self.start(second)
 
 
 class _NameCollector(cst.CSTVisitor):

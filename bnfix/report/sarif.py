@@ -21,13 +21,17 @@ from bnfix.engine import Diagnostic
 from bnfix.process import FileResult
 from bnfix.report.edits import TextEdit, text_edits
 from bnfix.report.markers import rule_level
+from bnfix.report.rule_links import rule_url
 from bnfix.rules import ALL_RULES
 from bnfix.fixes.fix import FixSafety
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def render_sarif(results: Sequence[FileResult], applied: bool, quiet: bool = False, **_styling) -> str:
+def render_sarif(
+    results: Sequence[FileResult], applied: bool, quiet: bool = False, docs_url: str | None = None, **_styling
+) -> str:
+    """`docs_url`: the settings' link template for each rule's `helpUri` (default: the installed rule page)."""
     rule_index = {rule.code: index for index, rule in enumerate(ALL_RULES)}
     sarif_results = []
     notifications = []
@@ -39,7 +43,7 @@ def render_sarif(results: Sequence[FileResult], applied: bool, quiet: bool = Fal
         for position, diagnostic in enumerate(result.diagnostics):
             sarif_results.append(_result(result, diagnostic, uri, rule_index, fixes.get(position)))
     run = {
-        "tool": {"driver": _driver()},
+        "tool": {"driver": _driver(docs_url)},
         "columnKind": "unicodeCodePoints",
         "invocations": [{"executionSuccessful": not notifications, "toolExecutionNotifications": notifications}],
         "results": sarif_results,
@@ -53,7 +57,7 @@ def artifact_uri(path: Path) -> str:
     return path.as_uri() if path.is_absolute() else quote(path.as_posix())
 
 
-def _driver() -> dict:
+def _driver(docs_url: str | None) -> dict:
     rules = []
     for rule in ALL_RULES:
         descriptor = {
@@ -65,6 +69,9 @@ def _driver() -> dict:
             "defaultConfiguration": {"level": rule_level(rule)},
             "properties": {"fixSafety": rule.fix_safety.value if rule.fix_safety else "none"},
         }
+        help_uri = rule_url(rule.code, docs_url)  # ruff's helpUri: the rule's documentation page
+        if help_uri is not None:
+            descriptor["helpUri"] = help_uri
         rules.append(descriptor)
     return {"name": "bnfix", "version": __version__, "rules": rules}
 

@@ -13,6 +13,7 @@ from typing import ClassVar, Iterator
 import libcst as cst
 
 from bnfix.analysis.context import ModuleContext
+from bnfix.analysis.syntax_facts import SyntaxFacts
 from bnfix.fixes.fix import Fix, FixSafety
 
 
@@ -58,6 +59,15 @@ class Rule:
 
     def check(self, ctx: ModuleContext) -> Iterator[Violation]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @classmethod
+    def may_report(cls, facts: SyntaxFacts) -> bool:
+        """A necessary condition for `check` to report anything, on CPython's tree of a file that passed `needles`.
+
+        False only when `check` certainly finds nothing: the file then skips libcst's parse if no other rule
+        needs it. A rule whose findings need more than its needles overrides this (tests/test_syntax_facts.py).
+        """
+        return True
 
     @classmethod
     def documentation(cls) -> str:

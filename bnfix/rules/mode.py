@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -14,6 +15,7 @@ from bnfix.analysis.node_index import NodeIndex
 from bnfix.analysis.pretrained_bases import PretrainedBase, pretrained_base
 from bnfix.analysis.names import dotted_name
 from bnfix.analysis.context import ModuleContext
+from bnfix.analysis.syntax_facts import SyntaxFacts, dotted, is_true
 from bnfix.fixes.fix import Fix, FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
 
@@ -105,6 +107,10 @@ class InferenceInTrainingMode(Rule):
         ),
     ]
 
+    @classmethod
+    def may_report(cls, facts: SyntaxFacts) -> bool:
+        return any(_may_predict_in_training_mode(facts, call) for call in facts.calls)
+
     def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         models = model_resolver(ctx)
         for call in models.index.calls:
@@ -164,6 +170,26 @@ class InferenceInTrainingMode(Rule):
             if _repeats_without(ancestor, used):
                 return False
         return True
+
+
+def _may_predict_in_training_mode(facts: SyntaxFacts, call: ast.Call) -> bool:
+    """What `check` requires of a call, as far as CPython's tree shows without imports or bindings: `training=True`,
+    a result that is used, a dotted callee that may be a model, and no training step or model definition around."""
+    if not any(keyword.arg == "training" and is_true(keyword.value) for keyword in call.keywords):
+        return False
+    callee = dotted(call.func)
+    if callee is None or facts.is_statement(call):
+        return False
+    if "model" not in callee.rsplit(".", 1)[-1].lower():
+        if not (isinstance(call.func, ast.Name) and callee in facts.names_bound_to_calls):
+            return False  # neither named like a model nor possibly bound to one built by a call
+    for scope in facts.enclosing_scopes(call):
+        if isinstance(scope, ast.ClassDef):
+            if any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name in _DEFINITION_METHODS for s in scope.body):
+                return False
+        elif "train" in scope.name.lower() or scope.name in _DEFINITION_METHODS:
+            return False
+    return True
 
 
 def _is_gradient_tape(ctx: ModuleContext, item: cst.BaseExpression) -> bool:
@@ -285,6 +311,19 @@ class FrozenBaseInTrainingMode(Rule):
         # EfficientNet drops out inside its blocks: training=False would switch that off too.
         Invalid(_HEADER + "base = keras.applications.EfficientNetB0(include_top=False)\n" + _FROZEN_CALL),
     ]
+
+    @classmethod
+    def may_report(cls, facts: SyntaxFacts) -> bool:
+        """A `base.trainable = False` statement and a call `base(x, ...)` with a positional input, no `training`
+        argument and nothing unpacked."""
+        frozen = facts.trainable_set_to_false()
+        return bool(frozen) and any(
+            call.args
+            and dotted(call.func) in frozen
+            and not any(isinstance(arg, ast.Starred) for arg in call.args)
+            and not any(keyword.arg in (None, "training") for keyword in call.keywords)
+            for call in facts.calls
+        )
 
     def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         assignments = _trainable_assignments(ctx)

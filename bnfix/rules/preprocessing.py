@@ -13,9 +13,10 @@ from typing import Iterator
 import libcst as cst
 
 from bnfix.analysis.data_roles import Role, Roles, counterparts
-from bnfix.analysis.dataflow import module_flows
+from bnfix.analysis.dataflow import FITTING_METHODS, module_flows
 from bnfix.analysis.dataflow_values import Array, Concat, FitEvent, Flow, ModelEvent, Scaler, SplitEvent
 from bnfix.analysis.context import ModuleContext
+from bnfix.analysis.syntax_facts import SyntaxFacts
 from bnfix.fixes.fix import FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
 from bnfix.rules.preprocessing_fixes import (
@@ -599,6 +600,12 @@ class AdaptOnAllData(Rule):
         ),
         Invalid(_KERAS + "norm = layers.Normalization()\nnorm.adapt(x_test)\n"),
     ]
+
+    @classmethod
+    def may_report(cls, facts: SyntaxFacts) -> bool:
+        """A Keras `Normalization` layer (its name appears: called, imported or aliased; the needle also matches
+        `BatchNormalization`) and a fitting method called on something (the data flow's adapt events)."""
+        return "Normalization" in facts.identifiers and bool(facts.method_calls(FITTING_METHODS))
 
     def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         for flow in module_flows(ctx):

@@ -18,6 +18,7 @@ from bnfix.server.client_settings import settings_for
 from bnfix.server.targets import Target
 from bnfix.settings import Settings
 from bnfix.sources.notebooks import NotebookError
+from bnfix.worker_memory import tune_collector
 
 logger = logging.getLogger(__name__)
 Place = tuple[int, int]  # (line, character), both 0-based
@@ -55,7 +56,8 @@ class Analysis:
 
 
 def warm_up() -> None:
-    """Run in a new worker process: unpickling this function has imported the engine, which is all it is for."""
+    """Run in a new worker process: unpickling this function has imported the engine; the collector is set for it."""
+    tune_collector()
 
 
 def analyse_with_client_settings(target: Target, overrides: dict[str, Any]) -> tuple[Analysis, str | None]:

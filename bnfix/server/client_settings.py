@@ -1,10 +1,10 @@
 """The settings an editor may send (initializationOptions, workspace/didChangeConfiguration), checked strictly.
 
 They override `[tool.bnfix]` of the pyproject.toml nearest each file, as command-line flags do. Keys use the
-editors' camelCase: `policy`, `select`, `extendSelect`, `ignore`, `unsafeFixes`, `kerasVersion`; either at the top
-level or under a `bnfix` section (VS Code and Neovim send settings that way). They layer over the file exactly as the
-flags do (a `select` starts over, `extendSelect` adds, `ignore` removes). A bad value is a ClientSettingsError
-naming the key.
+editors' camelCase: `policy`, `select`, `extendSelect`, `ignore`, `unsafeFixes`, `kerasVersion`, `docsUrl`; either
+at the top level or under a `bnfix` section (VS Code and Neovim send settings that way). They layer over the file
+exactly as the flags do (a `select` starts over, `extendSelect` adds, `ignore` removes). A bad value is a
+ClientSettingsError naming the key.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from bnfix.config import (
     ConfigError,
     SelectionLayer,
     load_settings,
+    parse_docs_url,
     parse_keras_version,
     parse_policy,
     parse_rule_selectors,
@@ -47,6 +48,7 @@ def parse_client_settings(raw: Any) -> dict[str, Any]:
         "ignore": ("ignore", _codes),
         "unsafeFixes": ("unsafe_fixes", _boolean),
         "kerasVersion": ("keras_version", _keras_version),
+        "docsUrl": ("docs_url", _docs_url),
     }
     unknown = sorted(set(raw) - set(parsers))
     if unknown:
@@ -105,6 +107,15 @@ def _boolean(key: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ClientSettingsError(f"bnfix setting {key} must be true or false, not {value!r}")
     return value
+
+
+def _docs_url(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ClientSettingsError(f"bnfix setting {key} must be a URL template naming {{code}}, not {value!r}")
+    try:
+        return parse_docs_url(value)
+    except ConfigError as error:
+        raise ClientSettingsError(f"bnfix setting {key}: {error}") from None
 
 
 def _keras_version(key: str, value: Any) -> tuple[int, int]:

@@ -10,25 +10,23 @@ from __future__ import annotations
 from lsprotocol import types
 
 from bnfix.fixes.fix import FixSafety
+from bnfix.report.rule_links import rule_url
 from bnfix.server.analysis import Finding, Place, Problem
 
 SOURCE = "bnfix"
 FIX_ALL_KIND = "source.fixAll.bnfix"  # a sub-kind of source.fixAll, so "fix all on save" settings pick it up
-# Where the rule catalogue is published: the README's rule table, one stable anchor for every code (the
-# repository URL is the same placeholder the README's pre-commit section uses). `bnfix explain CODE` and the
-# hover text carry each rule's full documentation.
-PROJECT_URL = "https://github.com/your-org/bnfix"
-RULE_DOCS_URL = PROJECT_URL + "#what-it-fixes"
 
 
-def finding_diagnostic(finding: Finding, where: types.Range) -> types.Diagnostic:
+def finding_diagnostic(finding: Finding, where: types.Range, docs_url: str | None = None) -> types.Diagnostic:
+    """`docs_url` is the settings' link template; without one, the code links to the rule's installed page."""
     d = finding.diagnostic
+    href = rule_url(d.code, docs_url)
     return types.Diagnostic(
         range=where,
         message=finding.message,
         severity=types.DiagnosticSeverity.Warning if d.fixable else types.DiagnosticSeverity.Information,
         code=d.code,
-        code_description=types.CodeDescription(href=RULE_DOCS_URL),
+        code_description=types.CodeDescription(href=href) if href is not None else None,
         source=SOURCE,
         data={"fix": d.fix_safety.value if d.fix_safety else None},
     )

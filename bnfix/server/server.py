@@ -105,7 +105,7 @@ class BnfixLanguageServer(LanguageServer):
     def publish(self, key: str, analysis: Analysis) -> None:
         by_uri: dict[str, list[types.Diagnostic]] = {uri: [] for uri in documents.document_uris(self.workspace, key)}
         for finding in analysis.findings:
-            by_uri.setdefault(finding.uri, []).append(self.finding_diagnostic(analysis.target, finding))
+            by_uri.setdefault(finding.uri, []).append(self.finding_diagnostic(analysis, finding))
         if analysis.problem is not None:
             problem = analysis.problem
             by_uri.setdefault(problem.uri, []).append(problem_diagnostic(problem, self.client_range(analysis.target, problem)))
@@ -161,7 +161,7 @@ class BnfixLanguageServer(LanguageServer):
     def action(self, analysis: Analysis, which: object, finding: Finding | None, edit, data=None) -> types.CodeAction:
         if finding is None:
             return fix_all_action(edit, analysis.settings.unsafe_fixes, data)
-        return quick_fix(finding, self.finding_diagnostic(analysis.target, finding), edit, data)
+        return quick_fix(finding, self.finding_diagnostic(analysis, finding), edit, data)
 
     async def fix_edit(self, key: str, analysis: Analysis, which: object) -> types.WorkspaceEdit | None:
         """The edit of "fix all" (`which` is FIX_ALL) or of one finding's fix (`which` is its index)."""
@@ -255,8 +255,9 @@ class BnfixLanguageServer(LanguageServer):
 
     # -- positions: code points inside, the client's encoding outside ---------------------------------------
 
-    def finding_diagnostic(self, target: Target, finding: Finding) -> types.Diagnostic:
-        return finding_diagnostic(finding, self.client_range(target, finding))
+    def finding_diagnostic(self, analysis: Analysis, finding: Finding) -> types.Diagnostic:
+        where = self.client_range(analysis.target, finding)
+        return finding_diagnostic(finding, where, analysis.settings.docs_url)
 
     def client_range(self, target: Target, located: Finding | Problem) -> types.Range:
         return self._to_client(target.lines(located.uri), located.start, located.end)

@@ -31,16 +31,23 @@ class SyntaxProblem:
 
 def python_syntax_problem(source: str) -> SyntaxProblem | None:
     """What CPython's parser says is wrong with `source`, or None if it parses."""
+    return python_parse(source)[1]
+
+
+def python_parse(source: str) -> tuple[ast.Module | None, SyntaxProblem | None]:
+    """CPython's tree of `source` (kept: rules screen themselves on it), or what is wrong with the source.
+
+    Both are None for a source CPython cannot judge (null bytes), which libcst then reports with a position.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences and the like are not ours to report
-            ast.parse(source)
+            return ast.parse(source), None
     except (RecursionError, MemoryError):
-        return SyntaxProblem("cannot parse: nested too deeply (Python's own parser gives up)", 1, 1, fatal=True)
+        return None, SyntaxProblem("cannot parse: nested too deeply (Python's own parser gives up)", 1, 1, fatal=True)
     except SyntaxError as error:
         message = str(error.msg)
         fatal = any(text in message for text in _NESTING_MESSAGES)
-        return SyntaxProblem(f"syntax error: {message}", error.lineno or 1, max(error.offset or 1, 1), fatal)
+        return None, SyntaxProblem(f"syntax error: {message}", error.lineno or 1, max(error.offset or 1, 1), fatal)
     except ValueError:  # null bytes: libcst reports them with a position
-        return None
-    return None
+        return None, None
