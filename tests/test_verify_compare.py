@@ -407,6 +407,24 @@ def test_json_document_is_standard_json_with_every_number(tmp_path):
     assert loaded["seeds"] == [0, 1]
 
 
+def test_what_max_samples_kept_of_a_dataset_is_printed_and_in_the_json():
+    from rich.console import Console
+
+    from bnfix.verify.report import render_table
+
+    capped = {"kind": "tf.data.Dataset", "batches": 4, "batch_size": 32, "rows": 128, "script_batches": 32}
+    before = runs(train=[1.0, 1.1], test=[1.0, 1.1])
+    for record in before:
+        record["fits"][0]["budget"] = {"capped_x": capped}
+    row = Row(Path("a.py"), "post", ["BNF101"], judge(before, before), before, before)
+    console = Console(record=True, width=300)
+    render_table([row], [], console, show_policy=False)
+    phrase = "fit x (tf.data.Dataset): the first 4 batches of 32 (128 rows, of 32 batches)"
+    assert f"a.py: --max-samples kept {phrase}" in console.export_text()
+    document = json_document([row], [], RunOptions(seeds=(0, 1)), {}, 1.0, 0)
+    assert document["scripts"][0]["capped_inputs"] == [phrase]
+
+
 def test_scripts_without_repairs_are_reported_and_not_run(tmp_path):
     script = tmp_path / "plain.py"
     script.write_text("print('no keras here')\n")
