@@ -302,9 +302,9 @@ def _run_at_own_update_count(outcomes, shares, slots, options: RunOptions, works
     units: list[_Unit] = []
     wanted: dict[int, list[str]] = {}
     for index, outcome in enumerate(outcomes):
-        versions = sorted(
-            {shares[index][v.policy] for v in outcome.plan.variants if depends_on_update_count(v.fixed)} if outcome.variants else set()
-        )
+        if not outcome.variants:
+            continue
+        versions = sorted({shares[index][v.policy] for v in outcome.plan.variants if depends_on_update_count(v.fixed)})
         decisions = [own_count_decision(outcome.original, outcome.variants[version], options.timeout) for version in versions]
         decisions = [decision for decision in decisions if decision is not None]
         if not decisions:
