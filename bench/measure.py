@@ -38,12 +38,12 @@ class Measurement:
         return {key: round(value, 3) if isinstance(value, float) else value for key, value in asdict(self).items()}
 
 
-def run_measured(command: list[str], stdin_path: Path | None = None, cwd: Path | None = None) -> Measurement:
+def run_measured(command: list[str], stdin_path: Path | None = None, cwd: Path | None = None, env: dict | None = None) -> Measurement:
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     stderr = tempfile.TemporaryFile()
     try:
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr, cwd=cwd)
+        process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr, cwd=cwd, env=env)
         peak_kb = 0
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)

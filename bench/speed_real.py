@@ -7,7 +7,8 @@ TREE is any directory of real code, fetched beforehand to /tmp (bench/README.md 
 1. floor: one process reads every file and libcst-parses it, nothing else (bench/run.py's FLOOR_SCRIPT);
 2. `bnfix check` cold (the result cache emptied before each run), warm (cache full, nothing changed), and with
    `--no-cache`; `bnfix apply --diff` cold; each with the peak memory of the whole process tree;
-3. one small file as an IDE external tool: `check --format concise FILE` and stdin `apply` (cold: --no-cache);
+3. one small file as an IDE external tool: `check --format concise FILE` and stdin `apply` (cold: --no-cache),
+   wall and CPU, best and median (bench/ide_latency.py measures these alone, against other checkouts);
 4. Fixit with one trivial rule and ruff with one rule over the same tree, as ratios to the floor.
 
 Every command runs with a scratch working directory, so the cache (.bnfix_cache in the working directory when no
@@ -21,13 +22,13 @@ import compileall
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from ide_latency import summary as ide_summary  # noqa: E402
 from measure import Measurement, run_measured, use_this_checkout  # noqa: E402
 from run import FLOOR_SCRIPT, IDE_FILE  # noqa: E402
 from time_check import count_files  # noqa: E402
@@ -108,8 +109,8 @@ def main() -> None:
         ("ide_check_concise_warm", bnfix("check", "--format", "concise", "--no-progress", str(ide_file)), None),
         ("ide_stdin_apply", bnfix("apply", "-", "--stdin-filename", str(ide_file), "--format", "concise"), ide_file),
     ):
-        walls = [run_measured(command, stdin, cwd=work).wall_s for _ in range(args.ide_runs)]
-        report[name] = {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3), "goal_s": IDE_GOAL_S}
+        runs = [run_measured(command, stdin, cwd=work) for _ in range(args.ide_runs)]
+        report[name] = {**ide_summary(runs), "goal_s": IDE_GOAL_S}
     report["load_after"] = os.getloadavg()[0]
     shutil.rmtree(work, ignore_errors=True)
 

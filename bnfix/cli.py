@@ -12,16 +12,33 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
-from typing import List, Optional
+from typing import ClassVar, List, Optional
 
 import typer
+import typer.main
+from typer.models import CommandInfo
 
 from bnfix import __version__
 from bnfix.cli_options import RunOptions, run_options
 from bnfix.cli_run import EXIT_CLEAN, EXIT_ERROR, recheck_original, run
+from bnfix.cli_typer import DirectCommand, LazyGroup
 from bnfix.settings import Settings
 
+
+def _verify_command():
+    """`bnfix verify` (issue #5), built only when it runs or the commands are listed: `check` never imports it."""
+    from bnfix.verify.command import verify
+
+    info = CommandInfo(name="verify", callback=verify, cls=DirectCommand)
+    return typer.main.get_command_from_info(info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode)
+
+
+class _Commands(LazyGroup):
+    lazy_commands: ClassVar = {"verify": _verify_command}
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="bnfix",
     help="Find and repair the source-level causes of unexpected Keras BatchNormalization output.",
     no_args_is_help=True,
@@ -42,7 +59,7 @@ def _main(
     """Find and repair the source-level causes of unexpected Keras BatchNormalization output."""
 
 
-@app.command()
+@app.command(cls=DirectCommand)
 @run_options
 def check(
     options: RunOptions,
@@ -52,7 +69,7 @@ def check(
     raise typer.Exit(run(options, fix=fix))
 
 
-@app.command()
+@app.command(cls=DirectCommand)
 @run_options
 def apply(
     options: RunOptions,
@@ -90,7 +107,7 @@ def _hold_back_worse_repairs(results, settings: Settings, **options):
     return kept
 
 
-@app.command()
+@app.command(cls=DirectCommand)
 def rules() -> None:
     """List the rule catalogue."""
     from bnfix.rules import ALL_RULES
@@ -100,7 +117,7 @@ def rules() -> None:
         typer.echo(f"{rule.code}  {rule.name:<28} {fix:<12} {rule.summary}")
 
 
-@app.command()
+@app.command(cls=DirectCommand)
 def clean(
     paths: Optional[List[Path]] = typer.Argument(None, help="A path inside the project (default: the current directory)."),
     config: Optional[Path] = typer.Option(None, "--config", help="The configuration file that names cache-dir."),
@@ -119,7 +136,7 @@ def clean(
     typer.echo(f"removed {directory}" if removed else f"no cache at {directory}")
 
 
-@app.command()
+@app.command(cls=DirectCommand)
 def explain(code: str = typer.Argument(..., help="A rule code, e.g. BNF101.")) -> None:
     """Print one rule's documentation."""
     from bnfix.report.rule_docs import explanation
@@ -132,7 +149,7 @@ def explain(code: str = typer.Argument(..., help="A rule code, e.g. BNF101.")) -
     typer.echo(explanation(rule), nl=False)  # the text each rule's page (docs/rules/CODE.md) starts with
 
 
-@app.command()
+@app.command(cls=DirectCommand)
 def server() -> None:
     """Run the language server over stdio: diagnostics and fixes in any LSP editor (needs the server extra)."""
     try:
@@ -143,11 +160,6 @@ def server() -> None:
         typer.echo(f"error: the language server needs pygls and lsprotocol: pip install 'bnfix[server]' ({error})", err=True)
         raise typer.Exit(EXIT_ERROR) from None
     serve()
-
-
-from bnfix.verify.command import verify as verify_command  # noqa: E402  (`bnfix verify`, issue #5)
-
-app.command(name="verify")(verify_command)
 
 
 def main() -> None:

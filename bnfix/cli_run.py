@@ -225,20 +225,21 @@ def _write_diffs(results: list, options: RunOptions) -> None:
 
 def _write_report(results: list, settings: Settings, applied: bool, options: RunOptions) -> None:
     from bnfix.report import RENDERERS
-    from bnfix.report.diff import paint_diff, unified_diff
-    from bnfix.report.fix_summary import render_fix_summary
-    from bnfix.report.statistics import render_statistics, render_statistics_json
-    from bnfix.report.text import summary_lines
 
     text = options.output_format is OutputFormat.text
     human = text or options.output_format is OutputFormat.concise
     with _open_report(options) as report:
         styling = {"palette": report.palette, "unsafe_fixes": settings.unsafe_fixes}
-        # Ruff's order: the findings (or the counts), what was fixed, then the summary.
+        # Ruff's order: the findings (or the counts), what was fixed, then the summary. Each part's module is
+        # imported only when it is written: an editor's one-file run pays for its own format alone.
         if options.statistics and options.output_format is OutputFormat.json:
+            from bnfix.report.statistics import render_statistics_json
+
             report.stream.write(render_statistics_json(results, unsafe_fixes=settings.unsafe_fixes))
             return
         if options.statistics:
+            from bnfix.report.statistics import render_statistics
+
             errors = [result for result in results if result.error]
             report.stream.write(RENDERERS["concise"](errors, applied, True, **styling))
             report.stream.write(render_statistics(results, **styling))
@@ -249,10 +250,16 @@ def _write_report(results: list, settings: Settings, applied: bool, options: Run
             report.stream.write(render(results, applied, options.quiet, docs_url=settings.docs_url, **styling))
             return
         if options.show_fixes and applied:
+            from bnfix.report.fix_summary import render_fix_summary
+
             report.stream.write(render_fix_summary(results, palette=report.palette))
         if text and not options.quiet:
+            from bnfix.report.text import summary_lines
+
             report.stream.write("".join(line + "\n" for line in summary_lines(results, applied, settings.unsafe_fixes, report.palette)))
         if options.show_fixes and not applied:
+            from bnfix.report.diff import paint_diff, unified_diff
+
             diffs = "".join(unified_diff(result) for result in results)
             if diffs:
                 report.stream.write("\nThe repairs `bnfix apply` would make:\n" + paint_diff(diffs, report.palette))
@@ -264,8 +271,6 @@ def _run_stdin(options: RunOptions, settings: Settings, fix: bool) -> int:
     `:%!`) reads both streams into the buffer."""
     from bnfix.process import FileError, FileResult, process_text
     from bnfix.report import RENDERERS
-    from bnfix.report.diff import unified_diff
-    from bnfix.report.fix_summary import render_fix_summary
     from bnfix.sources.files import ReadError, decode_source
 
     data = sys.stdin.buffer.read()
@@ -280,6 +285,8 @@ def _run_stdin(options: RunOptions, settings: Settings, fix: bool) -> int:
         _write_report([result], settings, applied=False, options=options)
         return exit_code([result], options)
     if options.diff:
+        from bnfix.report.diff import unified_diff
+
         sys.stdout.write(unified_diff(result))
     else:
         sys.stdout.buffer.write(data if result.error or result.text is None else result.text.encode(result.source))
@@ -287,6 +294,8 @@ def _run_stdin(options: RunOptions, settings: Settings, fix: bool) -> int:
     if result.error:
         sys.stderr.write(RENDERERS[options.output_format.value]([result], True, True))
     elif options.show_fixes:
+        from bnfix.report.fix_summary import render_fix_summary
+
         sys.stderr.write(render_fix_summary([result]))
     if options.output_file:
         _write_report([result], settings, applied=True, options=dataclasses.replace(options, show_fixes=False))

@@ -16,12 +16,6 @@ from urllib.parse import urlsplit
 
 from bnfix.settings import PlacementPolicy, Settings
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
-
 class ConfigError(Exception):
     """A configuration problem the user must fix (exit code 2)."""
 
@@ -42,6 +36,11 @@ def find_pyproject(start: Path) -> Path | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # Imported here: a file outside any project (an editor's scratch file) finds no pyproject.toml to parse.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -16,6 +16,7 @@ from libcst.metadata import CodeRange
 from bnfix.rules import Rule, enabled_rules
 from bnfix.analysis.context import ModuleContext
 from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.fixes.replace import UnsupportedReplacement, replace_nodes
 from bnfix.rules.base import Violation
 from bnfix.settings import Settings
 from bnfix.sources.suppressions import find_suppressions
@@ -122,8 +123,7 @@ def check_source(source: str, settings: Settings) -> SourceResult:
     rules, problem = screen(source, applicable_rules(source, enabled_rules(settings)))
     if not rules:
         return SourceResult(source, source)
-    module = _parse(source, problem)
-    found = _lint(module, source, settings, rules)
+    found = _lint(ModuleContext(_parse(source, problem), settings), source, rules)
     return SourceResult(source, source, [item.diagnostic for item in found])
 
 
@@ -137,12 +137,12 @@ def fix_source(source: str, settings: Settings) -> SourceResult:
     current = source
     fixed: list[Diagnostic] = []
     for _ in range(MAX_PASSES):
-        found = _lint(module, current, settings, rules)
+        ctx = ModuleContext(module, settings)
+        found = _lint(ctx, current, rules)
         chosen = _non_overlapping(item for item in found if _allowed(item.violation.fix, settings))
         if not chosen:
             return SourceResult(source, current, [item.diagnostic for item in found], fixed)
-        module = _apply(module, [item.violation.fix for item in chosen])
-        new_source = module.code
+        new_source = _apply(ctx, [item.violation.fix for item in chosen]).code
         # A repair may bring in a name another rule looks for: the prefilters run again on the repaired text.
         rules, problem = screen(new_source, applicable_rules(new_source, enabled))
         try:
@@ -154,7 +154,7 @@ def fix_source(source: str, settings: Settings) -> SourceResult:
         if new_source == current:  # fixes that change nothing would loop forever
             break
         current = new_source
-    found = _lint(module, current, settings, rules)
+    found = _lint(ModuleContext(module, settings), current, rules)
     return SourceResult(source, current, [item.diagnostic for item in found], fixed)
 
 
@@ -166,10 +166,10 @@ def fix_one(source: str, settings: Settings, code: str, line: int, column: int) 
     rules, problem = screen(source, [rule for rule in applicable_rules(source, enabled_rules(settings)) if rule.code == code])
     if not rules:
         return None
-    module = _parse(source, problem)
-    for item in _lint(module, source, settings, rules):
+    ctx = ModuleContext(_parse(source, problem), settings)
+    for item in _lint(ctx, source, rules):
         if (item.diagnostic.line, item.diagnostic.column) == (line, column) and item.violation.fix is not None:
-            new_source = _apply(module, [item.violation.fix]).code
+            new_source = _apply(ctx, [item.violation.fix]).code
             try:
                 parse(new_source)
             except SourceError as error:
@@ -189,29 +189,35 @@ class _Found:
     spans: list  # (start, end) of every node the fix replaces, for the overlap test
 
 
-def _lint(module: cst.Module, source: str, settings: Settings, rules: Sequence[type[Rule]]) -> list[_Found]:
-    ctx = ModuleContext(module, settings)
+def _lint(ctx: ModuleContext, source: str, rules: Sequence[type[Rule]]) -> list[_Found]:
     suppressions = find_suppressions(source)
+    reported = [(rule_class, violation) for rule_class in rules for violation in rule_class().check(ctx)]
+    if not reported:
+        return []
+    # Positions for what is reported only (and what its fixes replace, for the overlap test): one code-generation
+    # pass that records a handful of nodes instead of all of them.
+    positions = ctx.positions_of(
+        node for _, violation in reported for node in (violation.node, *(violation.fix.changes if violation.fix else ()))
+    )
     found: list[_Found] = []
-    for rule_class in rules:
-        for violation in rule_class().check(ctx):
-            where = ctx.position(violation.node)
-            lines = (where.start.line, where.end.line)
-            if suppressions.covers(rule_class.code, lines):
-                continue
-            fix = violation.fix
-            diagnostic = Diagnostic(
-                code=rule_class.code,
-                message=violation.message,
-                line=where.start.line,
-                column=where.start.column + 1,
-                end_line=where.end.line,
-                end_column=where.end.column + 1,
-                fix_description=fix.description if fix else None,
-                fix_safety=fix.safety if fix else None,
-            )
-            spans = [_span(ctx.position(node)) for node in fix.changes] if fix else []
-            found.append(_Found(diagnostic, violation, spans))
+    for rule_class, violation in reported:
+        where = positions[violation.node]
+        lines = (where.start.line, where.end.line)
+        if suppressions.covers(rule_class.code, lines):
+            continue
+        fix = violation.fix
+        diagnostic = Diagnostic(
+            code=rule_class.code,
+            message=violation.message,
+            line=where.start.line,
+            column=where.start.column + 1,
+            end_line=where.end.line,
+            end_column=where.end.column + 1,
+            fix_description=fix.description if fix else None,
+            fix_safety=fix.safety if fix else None,
+        )
+        spans = [_span(positions[node]) for node in fix.changes] if fix else []
+        found.append(_Found(diagnostic, violation, spans))
     found.sort(key=lambda item: (item.diagnostic.line, item.diagnostic.column, item.diagnostic.code))
     return found
 
@@ -241,11 +247,14 @@ class _NodeReplacer(cst.CSTTransformer):
         return updated_node
 
 
-def _apply(module: cst.Module, fixes: list[Fix]) -> cst.Module:
+def _apply(ctx: ModuleContext, fixes: list[Fix]) -> cst.Module:
     changes: dict = {}
     for fix in fixes:
         changes.update(fix.changes)
-    new_module = module.visit(_NodeReplacer(changes))
+    try:
+        new_module = replace_nodes(ctx.module, ctx.node_index, changes)
+    except UnsupportedReplacement:  # a removal where libcst holds a single node: its visitor knows what to put there
+        new_module = ctx.module.visit(_NodeReplacer(changes))
     imports = [pair for fix in fixes for pair in fix.imports]
     if imports:
         # libcst.codemod costs ~0.15 s to import: only files that need a new import pay for it.

@@ -41,3 +41,13 @@ def test_every_node_has_position_providers_range(name):
     mismatched = [(type(node).__name__, want, positions[node]) for node, want in expected.items() if positions[node] != want]
     assert mismatched == []
     assert all(node in positions for node in expected)
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_positions_of_some_nodes_are_the_same_ranges(name):
+    module = cst.parse_module(SOURCES[name])
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    nodes = list(expected)
+    for chosen in (nodes[::7], nodes[3::11], [node for node in nodes if isinstance(node, cst.BaseStatement)]):
+        some = Positions(module, chosen)
+        assert [some[node] for node in chosen] == [expected[node] for node in chosen]

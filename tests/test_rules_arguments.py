@@ -141,20 +141,36 @@ def test_tf_keras_imports_target_tf_keras_whatever_is_installed():
 
 
 @pytest.fixture
-def installed(monkeypatch):
-    """Pretend these distributions are installed: {"keras": "3.13.1"}."""
+def installed(monkeypatch, tmp_path):
+    """Pretend these distributions are installed: {"keras": "3.13.1"}, as wheels leave them (NAME-VERSION.dist-info)."""
 
     def use(versions: dict[str, str]) -> None:
-        def version(name: str) -> str:
-            if name not in versions:
-                raise importlib.metadata.PackageNotFoundError(name)
-            return versions[name]
-
-        monkeypatch.setattr(keras_version.importlib.metadata, "version", version)
+        site = tmp_path / f"site-{len(list(tmp_path.iterdir()))}"
+        site.mkdir()
+        for name, version in versions.items():
+            (site / f"{name.replace('-', '_')}-{version}.dist-info").mkdir()
+        monkeypatch.setattr(keras_version, "_search_path", lambda: [str(tmp_path / "missing"), str(site)])
         keras_version.installed_keras_version.cache_clear()
 
     yield use
     keras_version.installed_keras_version.cache_clear()
+
+
+def test_the_version_scan_agrees_with_importlib_metadata():
+    for name in ("keras", "tf-keras", "libcst", "scikit-learn", "typer", "not-installed-anywhere"):
+        try:
+            expected = keras_version.parse_version(importlib.metadata.version(name))
+        except importlib.metadata.PackageNotFoundError:
+            expected = None
+        assert keras_version.distribution_version(name) == expected
+
+
+def test_an_egg_info_is_left_to_importlib_metadata(monkeypatch, tmp_path):
+    (tmp_path / "keras.egg-info").mkdir()
+    (tmp_path / "keras-3.2.0.dist-info").mkdir()  # two forms in one directory: importlib.metadata decides
+    monkeypatch.setattr(keras_version, "_search_path", lambda: [str(tmp_path)])
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "2.15.1")
+    assert keras_version.distribution_version("keras") == (2, 15)
 
 
 def test_target_version_order(installed):

@@ -7,7 +7,7 @@ they live exactly as long as the parsed module they describe.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 import libcst as cst
 from libcst.metadata import CodeRange
@@ -51,7 +51,14 @@ class ModuleContext:
         return self._analyses[name]  # type: ignore[return-value]
 
     def position(self, node: cst.CSTNode) -> CodeRange:
+        """Any node's range: the first call computes every node's (for rules that need positions as they go)."""
         return self._positions[node]
+
+    def positions_of(self, nodes: Iterable[cst.CSTNode]) -> Positions:
+        """Ranges for `nodes` (at least): every node's when a rule has already asked for one, else only theirs."""
+        if "_positions" in self.__dict__:
+            return self._positions
+        return Positions(self.module, nodes)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.node_index.parent(node)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from itertools import accumulate
+from typing import Iterable
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -52,6 +53,49 @@ class _TokenSpans(CodegenState):
         return _SyntacticSpan(self, node, start_node, end_node)
 
 
+class _SomeTokenSpans(_TokenSpans):
+    """The same, for a chosen set of nodes only (and the children their ranges are hoisted from): what a file's
+    findings need costs little more than generating its code."""
+
+    def __init__(self, module: cst.Module, wanted: set[int]) -> None:
+        super().__init__(module)
+        self.wanted = wanted
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if id(node) in self.wanted:
+            self._starts.append(len(self.tokens))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        key = id(node)
+        if key in self.wanted:
+            start = self._starts.pop()
+            if key not in self.spans:
+                self.spans[key] = (start, len(self.tokens))
+
+    def record_syntactic_position(
+        self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None
+    ) -> "_SyntacticSpan | _NoSpan":
+        if id(node) not in self.wanted:
+            return _NO_SPAN
+        for hoisted in (start_node, end_node):  # generated inside this `with`, so still to come
+            if hoisted is not None:
+                self.wanted.add(id(hoisted))
+        return _SyntacticSpan(self, node, start_node, end_node)
+
+
+class _NoSpan:
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
+_NO_SPAN = _NoSpan()
+
+
 class _SyntacticSpan:
     """`with state.record_syntactic_position(node)`: the node's range is what is generated inside, or hoisted from
     a child. A plain class: libcst enters one per statement and expression, and a generator-based context manager
@@ -75,8 +119,9 @@ class _SyntacticSpan:
 class Positions:
     """`positions[node]` is the node's CodeRange (1-based lines, 0-based columns), as PositionProvider gives it."""
 
-    def __init__(self, module: cst.Module) -> None:
-        state = _TokenSpans(module)
+    def __init__(self, module: cst.Module, only: Iterable[cst.CSTNode] | None = None) -> None:
+        """Every node's range, or with `only` just those nodes' (asking for another is a KeyError)."""
+        state = _TokenSpans(module) if only is None else _SomeTokenSpans(module, {id(node) for node in only})
         module._codegen(state)
         self._module = module  # keeps every node alive, so no id in `_spans` is reused
         self._spans = state.spans

@@ -3,22 +3,31 @@ Actions annotations (github); diffs for reviewers."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Callable
-
-from bnfix.report.concise import render_concise
-from bnfix.report.github import render_github
-from bnfix.report.json import render_json
-from bnfix.report.sarif import render_sarif
-from bnfix.report.text import render_text
 
 # (results, applied, quiet, *, palette=PLAIN, unsafe_fixes=False): the keywords style the human formats (colour, the
 # `[*]` marker); the machine formats accept and ignore them.
 Renderer = Callable[..., str]
 
-RENDERERS: dict[str, Renderer] = {
-    "text": render_text,
-    "concise": render_concise,
-    "json": render_json,
-    "sarif": render_sarif,
-    "github": render_github,
-}
+FORMATS = ("text", "concise", "json", "sarif", "github")
+
+
+class _Renderers(Mapping):
+    """`render_<format>` of `bnfix.report.<format>`, imported when first asked for: an editor's one-file `concise`
+    run (bench/ide_latency.py) never loads the SARIF or GitHub writers."""
+
+    def __getitem__(self, name: str) -> Renderer:
+        if name not in FORMATS:
+            raise KeyError(name)
+        return getattr(importlib.import_module(f"bnfix.report.{name}"), f"render_{name}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FORMATS)
+
+    def __len__(self) -> int:
+        return len(FORMATS)
+
+
+RENDERERS: Mapping[str, Renderer] = _Renderers()

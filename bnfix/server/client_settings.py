@@ -10,7 +10,7 @@ ClientSettingsError naming the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bnfix.config import (
     ConfigError,
@@ -83,13 +83,22 @@ def _without_pyproject(overrides: dict[str, Any]) -> Settings:
     return Settings(select=select, ignore=ignore, **given)
 
 
-def _policy(key: str, value: Any):
-    if not isinstance(value, str):
-        raise ClientSettingsError(f"bnfix setting {key} must be a string (post, pre or keep), not {value!r}")
-    try:
-        return parse_policy(value)
-    except ConfigError as error:
-        raise ClientSettingsError(f"bnfix setting {key}: {error}") from None
+def _parsed_string(parse: Callable[[str], Any], expected: str) -> Callable[[str, Any], Any]:
+    """A setting given as a string and read by the parser of its [tool.bnfix] key, with the key in every error."""
+
+    def read(key: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ClientSettingsError(f"bnfix setting {key} must be {expected}, not {value!r}")
+        try:
+            return parse(value)
+        except ConfigError as error:
+            raise ClientSettingsError(f"bnfix setting {key}: {error}") from None
+
+    return read
+
+
+_policy = _parsed_string(parse_policy, "a string (post, pre or keep)")
+_docs_url = _parsed_string(parse_docs_url, "a URL template naming {code}")
 
 
 def _codes(key: str, value: Any) -> tuple[str, ...]:
@@ -107,15 +116,6 @@ def _boolean(key: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ClientSettingsError(f"bnfix setting {key} must be true or false, not {value!r}")
     return value
-
-
-def _docs_url(key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ClientSettingsError(f"bnfix setting {key} must be a URL template naming {{code}}, not {value!r}")
-    try:
-        return parse_docs_url(value)
-    except ConfigError as error:
-        raise ClientSettingsError(f"bnfix setting {key}: {error}") from None
 
 
 def _keras_version(key: str, value: Any) -> tuple[int, int]:
