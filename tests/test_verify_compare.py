@@ -20,10 +20,12 @@ from bnfix.verify.compare import (
     Verdict,
     compare_metric,
     judge,
+    judge_at_own_count,
     judge_update_count,
     run_metrics,
     summarize,
 )
+from bnfix.verify.own_count import own_count_decision
 from bnfix.verify.report import Row, build_rows, format_summary, json_document, write_json
 from bnfix.verify.runner import RunOptions, _child_environment, plan_script, run_plans
 
@@ -260,8 +262,69 @@ def test_bnf203_judged_below_the_scripts_own_update_count_is_not_representative(
     before, after = [update_run(4, 40, 1.0), update_run(4, 40, 1.1)], [update_run(4, 40, 0.1), update_run(4, 40, 0.11)]
     judgement = judge_update_count(judge(before, after), before, budget_active=True)
     assert judgement.verdict is Verdict.NOT_REPRESENTATIVE and judgement.updates == {"run": 4, "script": 40}
-    assert judgement.reason.startswith("BNF203 depends on the number of updates: the budget ran 4 of the script's own 40")
-    assert "measured: improved" in judgement.reason
+    assert judgement.reason.startswith("4 budgeted updates vs 40 in the script; measured: improved (test loss lower)")
+
+
+def test_bnf203_not_run_at_its_own_count_says_why():
+    before, after = [update_run(4, 40, 1.0), update_run(4, 40, 1.1)], [update_run(4, 40, 0.1), update_run(4, 40, 0.11)]
+    why = "one run at the script's own count would take about 900 s, more than the 300 s time limit"
+    judgement = judge_update_count(judge(before, after), before, budget_active=True, not_run=why)
+    assert f"{judgement.verdict.value}: {judgement.reason}".startswith(
+        f"not representative: 4 budgeted updates vs 40 in the script ({why}); measured: improved"
+    )
+
+
+def test_bnf203_that_did_not_learn_in_the_budget_says_both_counts():
+    flat = [dict(update_run(4, 40, 1.0), fits=[dict(update_run(4, 40, 1.0)["fits"][0], first_batch_loss=1.0)])]
+    judgement = judge(flat, flat)
+    assert judgement.verdict is Verdict.DID_NOT_LEARN
+    judgement = judge_update_count(judgement, flat, budget_active=True)
+    assert judgement.verdict is Verdict.DID_NOT_LEARN
+    assert judgement.reason.endswith("; 4 budgeted updates vs 40 in the script")
+
+
+def test_bnf203_judged_at_its_own_count_without_the_budget():
+    budgeted_before = [update_run(4, 40, 1.0), update_run(4, 40, 1.1)]
+    budgeted = judge(budgeted_before, [update_run(4, 40, 1.0), update_run(4, 40, 1.08)])
+    own_before = [update_run(40, 40, 1.0), update_run(40, 40, 1.1)]
+    own = judge(own_before, [update_run(40, 40, 0.1), update_run(40, 40, 0.11)])
+    judgement = judge_at_own_count(own, budgeted, own_before, budgeted_before)
+    assert judgement.verdict is Verdict.IMPROVED and judgement.judged_on == "test_loss"
+    assert judgement.updates == {"run": 40, "script": 40, "budgeted": 4}
+    assert judgement.reason == (
+        "test loss lower; judged at the script's own 40 updates, without the budget "
+        "(after the budget's 4: no significant change)"
+    )
+
+
+def test_bnf203_at_its_own_count_that_cannot_judge_is_not_representative():
+    budgeted_before = [update_run(4, 40, 1.0), update_run(4, 40, 1.1)]
+    budgeted = judge(budgeted_before, [update_run(4, 40, 0.1), update_run(4, 40, 0.11)])
+    timed_out = [dict(run(seed), status="timeout", fits=[]) for seed in (0, 1)]
+    own = judge(timed_out, timed_out)
+    judgement = judge_at_own_count(own, budgeted, timed_out, budgeted_before)
+    assert judgement.verdict is Verdict.NOT_REPRESENTATIVE and judgement.metrics is budgeted.metrics
+    assert judgement.reason.startswith("4 budgeted updates vs 40 in the script (without the budget: timed out: ")
+    assert judgement.reason.endswith("measured: improved (test loss lower)")
+
+
+def test_a_run_at_the_scripts_own_count_is_affordable_within_the_time_limit():
+    original = [dict(update_run(4, 40, 1.0), duration=2.0), dict(update_run(4, 40, 1.0), duration=3.0)]
+    repaired = [dict(update_run(4, 40, 1.0), duration=2.5)]
+    decision = own_count_decision(original, repaired, timeout=30.0)
+    assert (decision.budgeted, decision.own, decision.expected_seconds, decision.affordable) == (4, 40, 30.0, True)
+    decision = own_count_decision(original, repaired, timeout=29.0)
+    assert not decision.affordable
+    assert decision.reason == "one run at the script's own count would take about 30 s, more than the 29 s time limit"
+
+
+def test_no_own_count_decision_when_the_budget_did_not_cut_or_a_run_failed():
+    assert own_count_decision([update_run(40, 40, 1.0)], [update_run(40, 40, 1.0)], 300.0) is None
+    crashed = dict(update_run(4, 40, 1.0), status="crash")
+    assert own_count_decision([update_run(4, 40, 1.0)], [crashed], 300.0) is None
+    unknown = update_run(4, 40, 1.0)
+    unknown["fits"][0]["budget"] = {"script_updates": None}  # a generator without a length
+    assert own_count_decision([unknown], [unknown], 300.0) is None
 
 
 def test_bnf203_judged_at_the_scripts_own_update_count_keeps_its_verdict():
@@ -342,6 +405,24 @@ def test_json_document_is_standard_json_with_every_number(tmp_path):
     assert script["verdict"] == "fixed crash" and script["rules"] == ["BNF201"]
     assert script["metrics"]["train_loss"]["after"]["non_finite"] == 1
     assert loaded["seeds"] == [0, 1]
+
+
+def test_what_max_samples_kept_of_a_dataset_is_printed_and_in_the_json():
+    from rich.console import Console
+
+    from bnfix.verify.report import render_table
+
+    capped = {"kind": "tf.data.Dataset", "batches": 4, "batch_size": 32, "rows": 128, "script_batches": 32}
+    before = runs(train=[1.0, 1.1], test=[1.0, 1.1])
+    for record in before:
+        record["fits"][0]["budget"] = {"capped_x": capped}
+    row = Row(Path("a.py"), "post", ["BNF101"], judge(before, before), before, before)
+    console = Console(record=True, width=300)
+    render_table([row], [], console, show_policy=False)
+    phrase = "fit x (tf.data.Dataset): the first 4 batches of 32 (128 rows, of 32 batches)"
+    assert f"a.py: --max-samples kept {phrase}" in console.export_text()
+    document = json_document([row], [], RunOptions(seeds=(0, 1)), {}, 1.0, 0)
+    assert document["scripts"][0]["capped_inputs"] == [phrase]
 
 
 def test_scripts_without_repairs_are_reported_and_not_run(tmp_path):

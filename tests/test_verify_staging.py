@@ -60,6 +60,17 @@ def test_code_is_copied_large_data_linked_and_the_script_written_as_the_version_
     assert staged.cwd == root / "scripts"  # verify started outside the project: the script's directory
 
 
+def test_tool_caches_are_not_mirrored(project, tmp_path):
+    for cache in (".bnfix_cache", ".hypothesis", ".pytest_cache"):
+        (project / cache).mkdir()
+        (project / cache / "entry").write_text("cached\n")
+    (project / "data" / ".cache").mkdir()  # a name a script might read its downloads from: kept
+    (project / "data" / ".cache" / "mnist.npz").write_text("data\n")
+    root = stage(project, tmp_path).root
+    assert not any((root / cache).exists() for cache in (".bnfix_cache", ".hypothesis", ".pytest_cache"))
+    assert (root / "data" / ".cache" / "mnist.npz").read_text() == "data\n"
+
+
 def test_the_working_directory_follows_where_verify_started_inside_the_project(project, tmp_path):
     assert stage(project, tmp_path, invocation_dir=project).cwd == tmp_path / "stage" / "project"
 

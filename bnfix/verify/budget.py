@@ -3,9 +3,9 @@
 `--epochs N` caps the epochs of every `fit`, `--steps N` its `steps_per_epoch`, and `--max-samples N` replaces every
 array passed to `fit`, `evaluate`, `predict` and the `*_on_batch` methods that has more than N rows by the same fixed
 N rows (`fixed_rows`): the rows depend only on the array's length, never on the seed or the version, so x, y and
-sample weights stay aligned and both versions see the same data. Datasets and generators cannot be sliced without
-consuming them: `--steps` is their budget. The child also sees `BNFIX_VERIFY=1` (and `BNFIX_VERIFY_EPOCHS`, ...),
-so a script can shorten itself.
+sample weights stay aligned and both versions see the same data. A tf.data dataset, a generator or a PyDataset keeps
+its first ceil(N / batch size) batches every epoch (input_cap.py). The child also sees `BNFIX_VERIFY=1` (and
+`BNFIX_VERIFY_EPOCHS`, ...), so a script can shorten itself.
 
 This module is shared by the parent and the child; it imports numpy only inside `fixed_rows` (the child's side).
 """
@@ -46,7 +46,7 @@ class Budget:
         if self.steps is not None:
             parts.append(f"at most {self.steps} steps per epoch")
         if self.max_samples is not None:
-            parts.append(f"at most {self.max_samples} rows of every array")
+            parts.append(f"at most {self.max_samples} rows of every array (of a dataset or generator: its first batches)")
         return ", ".join(parts)
 
     def environment(self) -> dict[str, str]:

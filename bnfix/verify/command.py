@@ -69,7 +69,8 @@ def verify(
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Budget: at most N epochs per fit, in both versions."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Budget: at most N steps per epoch (steps_per_epoch)."),
     max_samples: Optional[int] = typer.Option(
-        None, "--max-samples", min=1, help="Budget: the same fixed N rows of every array passed to fit/evaluate/predict."
+        None, "--max-samples", min=1,
+        help="Budget: the same fixed N rows of every array passed to fit/evaluate/predict; of a dataset or generator, its first batches.",
     ),
     max_copy_mb: float = typer.Option(200.0, "--max-copy-mb", min=0.0, help="Most megabytes of small files copied per run (large ones are linked)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
@@ -136,10 +137,11 @@ def run_verify(
     if not quiet and to_run:
         errors.print(f"bnfix verify: {to_run} script versions x {len(options.seeds)} seeds on {options.jobs} worker(s)")
 
-    def progress(plan: ScriptPlan, name: str, seconds: float) -> None:
+    def progress(plan: ScriptPlan, name: str, seconds: float, own_count: bool) -> None:
         if not quiet:
             version = name if name == "original" else f"repaired, policy {name}"
-            errors.print(f"  ran {plan.path} ({version}) in {seconds:.1f} s")
+            where = ", at the script's own update count (BNF203)" if own_count else ""
+            errors.print(f"  ran {plan.path} ({version}{where}) in {seconds:.1f} s")
 
     outcomes = run_plans(plans, options, progress)
     rows = build_rows(outcomes, options.budget.active)

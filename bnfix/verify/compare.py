@@ -316,24 +316,64 @@ def _judge_failures(before: Sequence[dict], after: Sequence[dict], metrics) -> J
     return None
 
 
-def judge_update_count(judgement: Judgement, before: Sequence[dict], budget_active: bool) -> Judgement:
-    """BNF203 is about the number of updates: a verdict measured at fewer updates than the script's own is not
-    representative of the repair (the momentum was chosen for the script's count)."""
-    counts = [update_counts(run) for run in before if run.get("status") == "ok"]
+MEASURED = frozenset({Verdict.IMPROVED, Verdict.WORSE, Verdict.NO_CHANGE})
+
+
+def _update_counts(runs: Sequence[dict]) -> tuple[int | None, int | None]:
+    """(the fewest updates a finished run ran, the script's own count) over the seeds."""
+    counts = [update_counts(run) for run in runs if run.get("status") == "ok"]
     ran = min((c[0] for c in counts if c[0] is not None), default=None)
     own = max((c[1] for c in counts if c[1] is not None), default=None)
+    return ran, own
+
+
+def judge_update_count(
+    judgement: Judgement, before: Sequence[dict], budget_active: bool, not_run: str | None = None
+) -> Judgement:
+    """BNF203 is about the number of updates: a verdict measured after fewer updates than the script's own is not
+    representative of the repair (the momentum was chosen for the script's count). `not_run` says why the runs at
+    the script's own count did not happen (own_count.py)."""
+    ran, own = _update_counts(before)
     judgement.updates = {"run": ran, "script": own}
-    if ran is None or judgement.verdict not in (Verdict.IMPROVED, Verdict.WORSE, Verdict.NO_CHANGE):
+    cut = budget_active and ran is not None and own is not None and ran < own
+    why = f" ({not_run})" if not_run else ""
+    if cut and judgement.verdict is Verdict.DID_NOT_LEARN:  # perhaps only in the budget's fewer updates
+        judgement.reason += f"; {ran} budgeted updates vs {own} in the script{why}"
+    if ran is None or judgement.verdict not in MEASURED:
         return judgement
-    if budget_active and own is not None and ran < own:
+    if cut:
         return Judgement(
             Verdict.NOT_REPRESENTATIVE,
-            f"BNF203 depends on the number of updates: the budget ran {ran} of the script's own {own}; "
+            f"{ran} budgeted updates vs {own} in the script{why}; "
             f"measured: {judgement.verdict.value} ({judgement.reason})",
             judgement.metrics, judgement.judged_on, judgement.learned, judgement.updates,
         )  # fmt: skip
-    judgement.reason += f"; judged at the script's own {ran} updates"
+    if own is None:
+        judgement.reason += f"; judged at {ran} updates (the script's own count is unknown)"
+    else:
+        judgement.reason += f"; judged at the script's own {ran} updates"
     return judgement
+
+
+def judge_at_own_count(own: Judgement, budgeted: Judgement, own_before: Sequence[dict], budgeted_before: Sequence[dict]) -> Judgement:
+    """A BNF203 repair's verdict from runs at the script's own update count (`own`, runs `own_before`), the one
+    under the budget (`budgeted`) kept as evidence. When the unbudgeted runs cannot judge it (they timed out, the
+    model did not learn), the verdict is "not representative", with what the budget measured."""
+    ran, own_count = _update_counts(own_before)
+    budgeted_ran, script = _update_counts(budgeted_before)
+    updates = {"run": ran, "script": own_count if own_count is not None else script, "budgeted": budgeted_ran}
+    if own.verdict.is_unverified:
+        return Judgement(
+            Verdict.NOT_REPRESENTATIVE,
+            f"{budgeted_ran} budgeted updates vs {updates['script']} in the script (without "
+            f"the budget: {own.verdict.value}: {own.reason}); measured: {budgeted.verdict.value} ({budgeted.reason})",
+            budgeted.metrics, budgeted.judged_on, budgeted.learned, updates,
+        )  # fmt: skip
+    reason = (
+        f"{own.reason}; judged at the script's own {ran} updates, without the budget "
+        f"(after the budget's {budgeted_ran}: {budgeted.verdict.value})"
+    )
+    return Judgement(own.verdict, reason, own.metrics, own.judged_on, own.learned, updates)
 
 
 def _evidence(metrics: dict[str, MetricComparison], judged_on: str) -> str:

@@ -8,7 +8,8 @@ forked from it (so each run starts from the same freshly imported state, and a r
 nothing else with it). In the child the Keras session is cleared, `keras.utils.set_random_seed(seed)` is
 called, the working directory becomes the script's, and the script runs with `runpy` as `__main__`.
 `keras.Model.fit`, `evaluate`, `predict` and the `*_on_batch` methods are wrapped: they apply the run's budget
-(budget.py: capped epochs and steps, the same fixed rows of every array), record each fit's history epoch by
+(budget.py: capped epochs and steps, the same fixed rows of every array), build what Keras would build inside the
+first trace beforehand (single_trace.py: one trace instead of two, same numbers), record each fit's history epoch by
 epoch (a run that times out keeps what it finished), each evaluation and prediction, statistics of every call's
 inputs and their shift from the training inputs (input_stats.py), and, after every fit of a model that contains
 BatchNormalization (and after the run, for models trained with `train_on_batch`), a probe of that model on a
@@ -42,8 +43,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bnfix.verify.budget import Budget, capped_epochs, fixed_rows
+from bnfix.verify.budget import ENVIRONMENT_FLAG, Budget, capped_epochs, fixed_rows
+from bnfix.verify.input_cap import cap_input
 from bnfix.verify.input_stats import input_shift, leaves_summary
+from bnfix.verify.single_trace import build_before_first_trace
 from bnfix.verify.write_guard import WriteGuard
 
 # Keras imports are deferred to `main` so that `--help` and the module's import stay cheap.
@@ -66,6 +69,7 @@ def _raise_timeout(signum, frame):  # pragma: no cover - signal handler
 
 ACCURACY_KEYS = ("accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy")
 BATCH_METHODS = {"train_on_batch": "train", "test_on_batch": "test", "predict_on_batch": "predict"}
+TRACED_FUNCTION = {"train_on_batch": "train_function", "evaluate": "test_function", "test_on_batch": "test_function"}
 MAX_BATCH_LOSSES = 1000  # per model and method; longer series are thinned evenly
 
 
@@ -94,6 +98,9 @@ class Recorder:
         self._last_training_inputs: list | None = None
         self._depth = 0  # fit calls evaluate for validation data: only the outermost call is recorded
         self._script_rows: int | None = None  # rows of the current call's x before the budget's subset
+        self._script_batches: int | None = None  # batches of the current call's dataset before --max-samples
+        self._script_steps: int | None = None  # the steps_per_epoch the script passed
+        self._capped: dict[str, dict] = {}  # argument -> what --max-samples kept of a dataset or generator
 
     def label(self, model) -> str:
         if id(model) not in self._labels:
@@ -122,16 +129,34 @@ class Recorder:
                 raise TypeError(f"{original.__name__} called with extra positional arguments")
         arguments.pop(next(iter(signature.parameters)), None)  # self
         self._script_rows = _rows(arguments.get("x"))
+        self._script_batches = _cardinality(arguments.get("x"))  # datasets and PyDatasets, before any cap
+        self._script_steps = arguments.get("steps_per_epoch")
+        self._capped = {}
         if self.budget.max_samples is not None:
             for name in ("x", "y", "sample_weight"):
                 if arguments.get(name) is not None:
                     arguments[name] = subset_structure(arguments[name], self.budget.max_samples)
-            if isinstance(arguments.get("validation_data"), (tuple, list)):
+            validation = arguments.get("validation_data")
+            if isinstance(validation, (tuple, list)):
                 arguments["validation_data"] = tuple(
-                    subset_structure(part, self.budget.max_samples) if part is not None else None
-                    for part in arguments["validation_data"]
+                    subset_structure(part, self.budget.max_samples) if part is not None else None for part in validation
                 )
+            steps = next((name for name in ("steps_per_epoch", "steps") if name in signature.parameters), None)
+            self._cap_input(arguments, "x", steps)
+            if validation is not None and not isinstance(validation, (tuple, list)):
+                self._cap_input(arguments, "validation_data", "validation_steps")
         return arguments
+
+    def _cap_input(self, arguments: dict, name: str, steps: str | None) -> None:
+        """A dataset, generator or PyDataset under --max-samples: its first batches (input_cap.py)."""
+        if arguments.get(name) is None:
+            return
+        value, capped_steps, capped = cap_input(arguments[name], self.budget.max_samples, arguments.get(steps) if steps else None)
+        arguments[name] = value
+        if capped is not None:
+            self._capped[name] = capped
+            if steps is not None and capped_steps is not None:
+                arguments[steps] = capped_steps
 
     def _wrap(self, original, record):
         recorder = self
@@ -145,6 +170,11 @@ class Recorder:
             except Exception as error:  # never stop a call the harness does not understand: run it as written
                 recorder.record_errors.append({"model": recorder.label(model), "call": original.__name__, **_describe(error)})
                 arguments = None
+            if arguments is not None and original.__name__ in TRACED_FUNCTION:
+                build_before_first_trace(
+                    model, arguments.get("x"), arguments.get("y"), arguments.get("sample_weight"),
+                    TRACED_FUNCTION[original.__name__],
+                )  # fmt: skip
             recorder._depth += 1
             try:
                 result = original(model, **arguments) if arguments is not None else original(model, *args, **kwargs)
@@ -175,6 +205,8 @@ class Recorder:
             except Exception as error:
                 recorder.record_errors.append({"model": recorder.label(model), "call": "fit", **_describe(error)})
                 arguments = entry = None
+            if arguments is not None:
+                build_before_first_trace(model, arguments.get("x"), arguments.get("y"), arguments.get("sample_weight"))
             recorder._depth += 1
             try:
                 history = original(model, **arguments) if arguments is not None else original(model, *args, **kwargs)
@@ -224,15 +256,15 @@ class Recorder:
         initial = int(arguments.get("initial_epoch", 0) or 0)
         epochs = capped_epochs(requested_epochs, initial, budget.epochs)
         arguments["epochs"] = epochs
-        requested_steps = arguments.get("steps_per_epoch")
+        requested_steps = self._script_steps
         rows = _rows(x)
         batch_size = arguments.get("batch_size") or (None if _is_dataset_or_generator(x) else 32)
         split = float(arguments.get("validation_split", 0.0) or 0.0)
         natural_steps = math.ceil(rows * (1 - split) / batch_size) if rows and batch_size else _cardinality(x)
-        steps = requested_steps
+        steps = arguments.get("steps_per_epoch")  # the script's, or --max-samples's cap of a dataset's
         if budget.steps is not None:
-            if requested_steps is not None:
-                steps = min(int(requested_steps), budget.steps)
+            if steps is not None:
+                steps = min(int(steps), budget.steps)
             elif natural_steps is not None and natural_steps > budget.steps:
                 steps = budget.steps
             arguments["steps_per_epoch"] = steps
@@ -240,7 +272,7 @@ class Recorder:
                 arguments.pop("steps_per_epoch")
         original_rows = self._script_rows or rows
         script_steps = requested_steps or (
-            math.ceil(original_rows * (1 - split) / batch_size) if original_rows and batch_size else _cardinality(x)
+            math.ceil(original_rows * (1 - split) / batch_size) if original_rows and batch_size else self._script_batches
         )
         return {
             "requested_epochs": requested_epochs - initial,
@@ -251,6 +283,7 @@ class Recorder:
             "script_rows": original_rows,
             "batch_size": batch_size,
             "script_updates": (requested_epochs - initial) * script_steps if script_steps else None,
+            **{f"capped_{name}": capped for name, capped in self._capped.items()},
         }
 
     def _finish_fit(self, model, entry: dict, arguments: dict, history) -> None:
@@ -289,8 +322,9 @@ class Recorder:
         label = self.label(model)
         inputs = self._summarize(arguments.get("x"))
         self.evaluations.append(
-            {"model": label, "results": results, "inputs": inputs, "input_shift": self._shift_against_training(label, inputs)}
-        )
+            {"model": label, "results": results, "inputs": inputs, "input_shift": self._shift_against_training(label, inputs),
+             **({"capped_x": self._capped["x"]} if "x" in self._capped else {})}
+        )  # fmt: skip
 
     def _record_prediction(self, model, method, arguments, result) -> None:
         leaves = keras.tree.flatten(result) if result is not None else []
@@ -298,8 +332,9 @@ class Recorder:
         label = self.label(model)
         inputs = self._summarize(arguments.get("x"))
         self.predictions.append(
-            {"model": label, "rows": rows, "inputs": inputs, "input_shift": self._shift_against_training(label, inputs)}
-        )
+            {"model": label, "rows": rows, "inputs": inputs, "input_shift": self._shift_against_training(label, inputs),
+             **({"capped_x": self._capped["x"]} if "x" in self._capped else {})}
+        )  # fmt: skip
 
     def _record_batch_call(self, model, method, arguments, result) -> None:
         """One entry per model and method, updated on every call: GAN loops call these thousands of times."""
@@ -680,6 +715,8 @@ def run_once(script: Path, seed: int, recorder: Recorder, timeout: float, contex
     keras.utils.set_random_seed(seed)
     recorder.budget = Budget.from_dict(context.get("budget"))
     recorder.reset()
+    for name in [name for name in os.environ if name.startswith(f"{ENVIRONMENT_FLAG}_")]:
+        del os.environ[name]  # the worker's environment has the session's caps; this run may have none
     os.environ.update(recorder.budget.environment())
     if context.get("protect") and context.get("stage"):
         WriteGuard(context["protect"], context["stage"]).install()

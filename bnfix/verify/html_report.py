@@ -166,7 +166,8 @@ def _script_section(index: int, script: dict) -> str:
 
 
 def _learning(script: dict) -> str:
-    """Whether each version's model learned, and BNF203's update counts, where the verdict recorded them."""
+    """Whether each version's model learned, BNF203's update counts, and what --max-samples kept of datasets and
+    generators, where the document recorded them."""
     notes = []
     learned = script.get("learned")
     if isinstance(learned, dict) and learned:
@@ -175,6 +176,9 @@ def _learning(script: dict) -> str:
     updates = script.get("updates")
     if isinstance(updates, dict) and any(value is not None for value in updates.values()):
         notes.append("BN updates: " + ", ".join(f"{key} {value}" for key, value in updates.items() if value is not None))
+    kept = script.get("capped_inputs")
+    if isinstance(kept, list) and kept:
+        notes.append("--max-samples kept " + "; ".join(str(phrase) for phrase in kept))
     return f'<p class="learning">{escape("; ".join(notes))}</p>' if notes else ""
 
 

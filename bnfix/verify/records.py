@@ -15,8 +15,10 @@ scripts[].before.runs / scripts[].after.runs. Keys are only ever added, never re
         first_batch_loss    the loss after the first batch: where training started, for "did the model learn"
         updates             optimiser steps actually run (batches over all finished epochs)
         budget              {requested_epochs, epochs, requested_steps_per_epoch, steps_per_epoch, rows,
-                             script_rows, batch_size, script_updates}: what the script asked for and what ran;
-                             script_updates = the script's own update count (epochs x batches of its full data)
+                             script_rows, batch_size, script_updates, capped_x, capped_validation_data}: what
+                             the script asked for and what ran; script_updates = the script's own update count
+                             (epochs x batches of its full data); capped_* = what --max-samples kept of a
+                             dataset, generator or PyDataset: {kind, batches, batch_size, rows, script_batches}
         inputs              [per input array: {rows, shape, per: "feature"|"channel", mean[], std[]}] on a
                             fixed sample of rows (input_stats.py), or null (generators)
         validation_inputs, validation_input_shift   the same for validation_data, and its shift from `inputs`
@@ -25,8 +27,8 @@ scripts[].before.runs / scripts[].after.runs. Keys are only ever added, never re
                             output_rms, moving_stat_error, moving_mean_error, moving_variance_error,
                             layers: [{name, trainable, momentum, channels, mean_error, variance_error,
                             normalisation_error}]} or {skipped: reason}
-    evaluations[]       one per `Model.evaluate`: {model, results: {metric: value}, inputs, input_shift}
-    predictions[]       one per `Model.predict`: {model, rows, inputs, input_shift}
+    evaluations[]       one per `Model.evaluate`: {model, results: {metric: value}, inputs, input_shift, capped_x}
+    predictions[]       one per `Model.predict`: {model, rows, inputs, input_shift, capped_x}
     batch_calls[]       one per model and `*_on_batch` method (GAN loops): {model, method, calls, inputs,
                         first_loss, final_loss, losses (thinned evenly to <= 1000, loss_stride apart),
                         probe (train_on_batch: after the run, on the inputs of its last call),
@@ -173,6 +175,23 @@ def update_counts(run: dict) -> tuple[int | None, int | None]:
     ran = sum(int(fit.get("updates") or 0) for fit in fits)
     own = [((fit.get("budget") or {}).get("script_updates")) for fit in fits]
     return ran, (sum(own) if all(value is not None for value in own) else None)
+
+
+def capped_inputs(run: dict) -> list[str]:
+    """What --max-samples kept of the datasets, generators and PyDatasets of a run (input_cap.py), as phrases."""
+    found = [(f"fit {name}", (fit.get("budget") or {}).get(f"capped_{name}")) for fit in run.get("fits") or []
+             for name in ("x", "validation_data")]  # fmt: skip
+    found += [("evaluate x", entry.get("capped_x")) for entry in run.get("evaluations") or []]
+    found += [("predict x", entry.get("capped_x")) for entry in run.get("predictions") or []]
+    phrases = []
+    for call, capped in found:
+        if not capped:
+            continue
+        of = f", of {capped['script_batches']} batches" if capped.get("script_batches") else ""
+        phrase = f"{call} ({capped['kind']}): the first {capped['batches']} batches of {capped['batch_size']} ({capped['rows']} rows{of})"
+        if phrase not in phrases:
+            phrases.append(phrase)
+    return phrases
 
 
 def recorded_anything(run: dict) -> bool:

@@ -17,9 +17,12 @@ from bnfix.verify.compare import (
     Summary,
     Verdict,
     judge,
+    judge_at_own_count,
     judge_update_count,
     outcome_counts,
 )
+from bnfix.verify.own_count import depends_on_update_count
+from bnfix.verify.records import capped_inputs
 from bnfix.verify.runner import RunOptions, ScriptRuns
 
 JSON_FORMAT_VERSION = 1
@@ -42,7 +45,6 @@ VERDICT_STYLES = {
     Verdict.ERROR: "bold magenta",
     **{verdict: "yellow" for verdict in UNVERIFIED if verdict is not Verdict.ERROR},
 }
-UPDATE_COUNT_RULES = ("BNF203",)  # rules whose repair depends on how many updates the budget leaves
 
 
 @dataclass
@@ -55,6 +57,8 @@ class Row:
     judgement: Judgement
     before: list[dict] = field(default_factory=list)
     after: list[dict] = field(default_factory=list)
+    # When `before`/`after` ran at the script's own update count (BNF203), the runs under the budget.
+    budgeted: tuple[list[dict], list[dict]] | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -82,8 +86,18 @@ def build_rows(outcomes: Sequence[ScriptRuns], budget_active: bool = False) -> l
         for variant in plan.variants:
             after = outcome.variants[variant.policy]
             judgement = judge(outcome.original, after)
-            if any(code in variant.fixed for code in UPDATE_COUNT_RULES):
-                judgement = judge_update_count(judgement, outcome.original, budget_active)
+            if not depends_on_update_count(variant.fixed):
+                rows.append(Row(plan.path, variant.policy, variant.fixed, judgement, outcome.original, after))
+                continue
+            own_before, own_after = outcome.own_count_runs.get("original"), outcome.own_count_runs.get(variant.policy)
+            if own_before is not None and own_after is not None:
+                judgement = judge_at_own_count(judge(own_before, own_after), judgement, own_before, outcome.original)
+                budgeted = (outcome.original, after)
+                rows.append(Row(plan.path, variant.policy, variant.fixed, judgement, own_before, own_after, budgeted))
+                continue
+            decision = outcome.own_count
+            not_run = decision.reason if decision is not None and not decision.affordable else None
+            judgement = judge_update_count(judgement, outcome.original, budget_active, not_run)
             rows.append(Row(plan.path, variant.policy, variant.fixed, judgement, outcome.original, after))
     return rows
 
@@ -155,6 +169,12 @@ def verdict_cell(row: Row) -> str:
     return f"{verdict}: {escape(row.judgement.reason)}"
 
 
+def row_capped_inputs(row: Row) -> list[str]:
+    """What --max-samples kept of the row's datasets and generators, from its first finished run."""
+    finished = [run for run in [*row.before, *row.after] if run.get("status") == "ok"]
+    return capped_inputs(finished[0]) if finished else []
+
+
 def render_table(
     rows: Sequence[Row], comparisons: Sequence[PolicyComparison], console, show_policy: bool, budget: str | None = None
 ) -> None:
@@ -191,6 +211,10 @@ def render_table(
         if row.verdict.is_regression or row.verdict.is_unverified or row.verdict is Verdict.FIXED_CRASH:
             policy = f" [{row.policy}]" if show_policy and row.policy else ""
             console.print(f"{escape(str(row.path))}{policy}: {row.verdict.value}: {escape(row.judgement.reason)}", soft_wrap=True)
+    for row in rows:
+        kept = row_capped_inputs(row)
+        if kept:
+            console.print(f"{escape(str(row.path))}: --max-samples kept {escape('; '.join(kept))}", soft_wrap=True)
     for item in comparisons:
         console.print(
             f"{escape(str(item.path))}: policy {item.candidate} against {item.baseline}: "
@@ -227,8 +251,10 @@ def json_document(
                     "rules": row.rules,
                     **row.judgement.as_dict(),
                     "outcome": outcome_name(row.verdict),
+                    "capped_inputs": row_capped_inputs(row),
                     "before": {"outcomes": outcome_counts(row.before), "runs": row.before},
                     "after": {"outcomes": outcome_counts(row.after), "runs": row.after},
+                    **({"budgeted": _budgeted_runs(row.budgeted)} if row.budgeted else {}),
                 }
                 for row in rows
             ],
@@ -238,6 +264,15 @@ def json_document(
             ],
         }
     )
+
+
+def _budgeted_runs(budgeted: tuple[list[dict], list[dict]]) -> dict:
+    """The runs under the budget of a row judged at the script's own update count (BNF203)."""
+    before, after = budgeted
+    return {
+        "before": {"outcomes": outcome_counts(before), "runs": before},
+        "after": {"outcomes": outcome_counts(after), "runs": after},
+    }
 
 
 def outcome_name(verdict: Verdict) -> str:

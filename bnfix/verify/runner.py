@@ -31,6 +31,8 @@ from bnfix.sources.files import SourceText
 from bnfix.process import process_file
 from bnfix.settings import PlacementPolicy, Settings
 from bnfix.verify.budget import Budget
+from bnfix.verify.own_count import OwnCountDecision, depends_on_update_count, own_count_decision
+from bnfix.verify.schedule import RunQueue
 from bnfix.verify.staging import StagingFailed, linked_files_changed, stage_project
 
 # The harness imports TensorFlow before the first run's clock starts; this is its allowance on top of the runs.
@@ -72,6 +74,10 @@ class ScriptRuns:
     original: list[dict] = field(default_factory=list)  # harness records, one per seed
     variants: dict[str, list[dict]] = field(default_factory=dict)  # policy -> records
     error: str | None = None
+    # BNF203 repairs under a budget that cut the updates (own_count.py): the decision, and when it was affordable
+    # the runs without a budget, "original" and per policy, as `original` and `variants` above.
+    own_count: OwnCountDecision | None = None
+    own_count_runs: dict[str, list[dict]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------------ planning
@@ -129,11 +135,15 @@ class Worker:
             stderr=errors, start_new_session=True,
         )  # fmt: skip
 
-    def run(self, script: Path, seed: int, log: Path, grace: float = 5.0, context: dict | None = None) -> dict:
-        """One run; the harness kills it `grace` seconds after the time limit if the alarm did not end it."""
+    def run(
+        self, script: Path, seed: int, log: Path, grace: float = 5.0, context: dict | None = None, budget: Budget | None = None
+    ) -> dict:
+        """One run under `budget` (default: the session's); the harness kills it `grace` seconds after the time
+        limit if the alarm did not end it."""
+        budget = self.options.budget if budget is None else budget
         request = {
             "script": str(script), "seed": seed, "timeout": self.options.timeout, "log": str(log), "grace": grace,
-            "context": {"budget": self.options.budget.as_dict(), **(context or {})},
+            "context": {"budget": budget.as_dict(), **(context or {})},
         }  # fmt: skip
         try:
             assert self.process.stdin is not None
@@ -225,20 +235,27 @@ def failed_record(seed: int, status: str, kind: str, message: str, output: str =
 
 @dataclass(frozen=True)
 class _Unit:
-    """One run: a version of a script (None: the original) with one seed."""
+    """One run: a version of a script (None: the original) with one seed, under the session's budget or `budget`."""
 
     index: int
     version: str
     source: str | None
     seed: int
+    budget: Budget | None = None
+
+    @property
+    def key(self) -> tuple[int, str, bool]:
+        return (self.index, self.version, self.budget is not None)
 
 
 def run_plans(
     plans: Sequence[ScriptPlan],
     options: RunOptions,
-    on_done: Callable[[ScriptPlan, str, float], None] | None = None,
+    on_done: Callable[[ScriptPlan, str, float, bool], None] | None = None,
 ) -> list[ScriptRuns]:
-    """Run every plan's original and distinct repaired versions once per seed, on `options.jobs` workers."""
+    """Run every plan's original and distinct repaired versions once per seed, on `options.jobs` workers; then,
+    for BNF203 repairs whose updates the budget cut, both versions at the script's own count where affordable.
+    `on_done(plan, version, seconds, own_count)` hears when every seed of a version has run."""
     outcomes = [ScriptRuns(plan, error=plan.error) for plan in plans]
     units: list[_Unit] = []
     shares: list[dict[str, str]] = []  # per outcome: policy -> the version whose runs it shares
@@ -256,39 +273,90 @@ def run_plans(
                 versions[variant.policy] = variant.source
             shared[variant.policy] = by_text[digest]
         units.extend(_Unit(index, name, source, seed) for name, source in versions.items() for seed in options.seeds)
+    if not units:
+        return outcomes
 
-    records: dict[tuple[int, str, int], dict] = {}
-    pending = {(unit.index, unit.version): len(options.seeds) for unit in units}
-    started: dict[tuple[int, str], float] = {}
-    queue = list(reversed(units))
-    lock = threading.Lock()
     workspace = Path(tempfile.mkdtemp(prefix="bnfix-verify-"))
-
     slots = [_WorkerSlot(options, workspace, slot) for slot in range(max(1, min(options.jobs, len(units))))]
+    try:
+        records = _run_units(units, slots, outcomes, options, workspace, on_done)
+        for index, outcome in enumerate(outcomes):
+            if outcome.error is None and outcome.plan.variants:
+                runs = lambda version: [records[(index, version, seed)] for seed in options.seeds]  # noqa: E731
+                outcome.original = runs("original")
+                outcome.variants = {policy: runs(version) for policy, version in shares[index].items()}
+        if options.budget.active:
+            _run_at_own_update_count(outcomes, shares, slots, options, workspace, on_done)
+    finally:
+        for slot in slots:
+            slot.close()
+        shutil.rmtree(workspace, ignore_errors=True)
+    return outcomes
+
+
+def _run_at_own_update_count(outcomes, shares, slots, options: RunOptions, workspace: Path, on_done) -> None:
+    """BNF203 repairs judged after fewer updates than the script's own (own_count.py): both versions once more per
+    seed without the budget, when one run is expected to fit in the time limit. The original is run once, whichever
+    of its repairs needs it."""
+    unbudgeted = Budget()
+    units: list[_Unit] = []
+    wanted: dict[int, list[str]] = {}
+    for index, outcome in enumerate(outcomes):
+        if not outcome.variants:
+            continue
+        versions = sorted({shares[index][v.policy] for v in outcome.plan.variants if depends_on_update_count(v.fixed)})
+        decisions = [own_count_decision(outcome.original, outcome.variants[version], options.timeout) for version in versions]
+        decisions = [decision for decision in decisions if decision is not None]
+        if not decisions:
+            continue
+        outcome.own_count = max(decisions, key=lambda decision: decision.expected_seconds)
+        if not outcome.own_count.affordable:
+            continue
+        wanted[index] = ["original", *versions]
+        sources = {"original": None, **{v.policy: v.source for v in outcome.plan.variants}}
+        units.extend(_Unit(index, name, sources[name], seed, unbudgeted) for name in wanted[index] for seed in options.seeds)
+    if not units:
+        return
+    records = _run_units(units, slots, outcomes, options, workspace, on_done)
+    for index, versions in wanted.items():
+        runs = {version: [records[(index, version, seed)] for seed in options.seeds] for version in versions}
+        outcomes[index].own_count_runs = {
+            "original": runs["original"],
+            **{policy: runs[version] for policy, version in shares[index].items() if version in runs},
+        }
+
+
+def _run_units(units, slots, outcomes, options: RunOptions, workspace: Path, on_done) -> dict[tuple[int, str, int], dict]:
+    """Every unit once, on the workers in `slots` (schedule.py decides the order); records by (index, version, seed)."""
+    records: dict[tuple[int, str, int], dict] = {}
+    pending: dict[tuple, int] = {}
+    for unit in units:
+        pending[unit.key] = pending.get(unit.key, 0) + 1
+    started: dict[tuple, float] = {}
+    queue = RunQueue(units)
+    lock = threading.Lock()
 
     def work(workers: _WorkerSlot) -> None:
-        try:
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    unit = queue.pop()
-                    key = (unit.index, unit.version)
-                    started.setdefault(key, time.perf_counter())
-                try:
-                    record = _run_unit(workers, unit, outcomes[unit.index].plan, options, workspace)
-                except Exception as error:  # a bug here must not lose the other runs
-                    record = failed_record(unit.seed, "error", "InternalError", f"{type(error).__name__}: {error}")
-                with lock:
-                    records[(unit.index, unit.version, unit.seed)] = record
-                    pending[key] -= 1
-                    done = pending[key] == 0
-                if done and on_done is not None:
-                    on_done(outcomes[unit.index].plan, unit.version, time.perf_counter() - started[key])
-        finally:
-            workers.close()
+        while True:
+            with lock:
+                unit = queue.pop()
+                if unit is None:
+                    return
+                started.setdefault(unit.key, time.perf_counter())
+            begun = time.perf_counter()
+            try:
+                record = _run_unit(workers, unit, outcomes[unit.index].plan, options, workspace)
+            except Exception as error:  # a bug here must not lose the other runs
+                record = failed_record(unit.seed, "error", "InternalError", f"{type(error).__name__}: {error}")
+            with lock:
+                records[(unit.index, unit.version, unit.seed)] = record
+                queue.finished(unit, time.perf_counter() - begun)
+                pending[unit.key] -= 1
+                done = pending[unit.key] == 0
+            if done and on_done is not None:
+                on_done(outcomes[unit.index].plan, unit.version, time.perf_counter() - started[unit.key], unit.budget is not None)
 
-    threads = [threading.Thread(target=work, args=(slot,)) for slot in slots]
+    threads = [threading.Thread(target=work, args=(slot,)) for slot in slots[: max(1, min(len(slots), len(units)))]]
     try:
         for thread in threads:
             thread.start()
@@ -300,16 +368,7 @@ def run_plans(
         for slot in slots:
             slot.discard()
         raise
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
-
-    for index, outcome in enumerate(outcomes):
-        if outcome.error is not None or not outcome.plan.variants:
-            continue
-        runs = lambda version: [records[(index, version, seed)] for seed in options.seeds]  # noqa: E731
-        outcome.original = runs("original")
-        outcome.variants = {policy: runs(version) for policy, version in shares[index].items()}
-    return outcomes
+    return records
 
 
 class _WorkerSlot:
@@ -359,7 +418,7 @@ def _run_unit(workers: _WorkerSlot, unit: _Unit, plan: ScriptPlan, options: RunO
         log = directory / "output.log"
         context = {"cwd": str(stage.cwd), "protect": str(stage.project), "stage": str(stage.root)}
         try:
-            record = workers.get().run(stage.script, unit.seed, log, context=context)
+            record = workers.get().run(stage.script, unit.seed, log, context=context, budget=unit.budget)
         except WorkerFailed as error:
             workers.discard()
             return failed_record(unit.seed, "error", "HarnessError", str(error), _tail(log))
