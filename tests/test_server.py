@@ -269,7 +269,7 @@ async def test_fast_typing_is_debounced_and_only_the_last_version_is_published(s
         server.text_document_did_change(params)
     final = await _diagnostics(server, uri, 11)
     assert [d.code for d in final] == ["BNF201", "BNF103", "BNF202"]
-    assert f"momentum=0.111" in final[2].message
+    assert "momentum=0.111" in final[2].message
     versions = [params.version for params in server.published if params.uri == uri]
     assert versions[0] == 1 and versions[-1] == 11
     assert len(versions) < 6, versions  # not one analysis per keystroke

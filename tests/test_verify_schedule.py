@@ -37,6 +37,7 @@ def test_first_seeds_in_the_scripts_order_then_the_longest_versions_first():
 def test_a_version_still_running_its_first_seed_counts_as_long():
     queue = RunQueue([Run(version, seed) for version in ("a", "b") for seed in (0, 1)])
     first_a, first_b = queue.pop(), queue.pop()
+    assert (first_a, first_b) == (Run("a", 0), Run("b", 0))
     queue.finished(first_a, 5.0)  # b's first run has not reported yet
     assert queue.pop() == Run("b", 1)
     assert queue.pop() == Run("a", 1) and queue.pop() is None and len(queue) == 0
