@@ -134,7 +134,9 @@ def test_watch_reruns_when_the_pyproject_above_the_watched_paths_changes(tmp_pat
     finding = f"{Path('src') / 'model.py'}:6:5: BNF101 [*] "
     with watch_process(tmp_path, "src") as (process, stdout, stderr):
         armed = stderr.wait_for("Watching for file changes.")
-        assert [line for line in stdout.lines if "BNF" in line] == [stdout.lines[stdout.wait_for(finding)]]
+        # The two streams are read on their own threads: stderr's line can arrive before stdout's finding.
+        reported = stdout.wait_for(finding)
+        assert [line for line in stdout.lines if "BNF" in line] == [stdout.lines[reported]]
         seen = len(stdout.lines) - 1
         save_by_rename(tmp_path / "pyproject.toml", '[tool.bnfix]\nignore = ["BNF101"]\n')
         change = stderr.wait_for("File change detected...", after=armed)
