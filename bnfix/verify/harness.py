@@ -3,9 +3,9 @@
     python -m bnfix.verify.harness --serve                  worker: run requests on stdin, records on stdout
     python -m bnfix.verify.harness SCRIPT --seeds 0,1,2     run one script once per seed (by hand, in tests)
 
-This is the only module of bnfix that imports Keras. The process imports Keras once; every run is a child
-forked from it (so each run starts from the same freshly imported state, and a run that hangs or dies takes
-nothing else with it). In the child the Keras session is cleared, `keras.utils.set_random_seed(seed)` is
+This is the only module of bnfix that imports Keras. The process imports Keras once (with `--server`, it then
+forks the session's other workers from itself); every run is a child forked from it (so each run starts from the
+same freshly imported state, and a run that hangs or dies takes nothing else with it). In the child the Keras session is cleared, `keras.utils.set_random_seed(seed)` is
 called, the working directory becomes the script's, and the script runs with `runpy` as `__main__`.
 `keras.Model.fit`, `evaluate`, `predict` and the `*_on_batch` methods are wrapped: they apply the run's budget
 (budget.py: capped epochs and steps, the same fixed rows of every array), build what Keras would build inside the
@@ -845,10 +845,11 @@ def _failure(seed: int, status: str, error: dict) -> dict:
     return {"seed": seed, "status": status, "error": error, "duration": None, "fits": [], "evaluations": [], "predictions": []}
 
 
-def serve(recorder: Recorder, requests, replies) -> int:
+def serve(recorder: Recorder, requests, replies, servers: list[int] | None = None) -> int:
     """Worker mode: one JSON request per line ({"script", "seed", "timeout", "log", "grace", "context"}), one record
-    per line back."""
-    replies.write(json.dumps({"ready": True, "keras": keras.__version__}) + "\n")
+    per line back. The ready line names the process and the `servers` forked from it (their ids, to kill them by)."""
+    ready = {"ready": True, "keras": keras.__version__, "pid": os.getpid(), "servers": servers or []}
+    replies.write(json.dumps(ready) + "\n")
     replies.flush()
     for line in requests:
         if not line.strip():
@@ -862,6 +863,54 @@ def serve(recorder: Recorder, requests, replies) -> int:
         replies.write(json.dumps(record) + "\n")
         replies.flush()
     return 0
+
+
+def _requests_off_stdin():
+    """The request channel on a descriptor of its own; stdin becomes /dev/null, so that a script that reads its
+    input (and every server forked from this one) cannot take a request."""
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return requests
+
+
+def _fork_server(recorder: Recorder, index: int, pairs: list[tuple[int, int]], channel, requests) -> int:
+    """One more worker, forked once Keras is imported: `bnfix verify --jobs 2` imports TensorFlow once, not twice
+    (4-6 s of CPU on the 2-core machine), and every run still forks from the same freshly imported state.
+
+    The server reads requests on `pairs[index][0]` and replies on `pairs[index][1]`; it runs in its own session,
+    so that the runner can kill it, with its run, without killing this worker. Returns its process id (in the
+    parent).
+    """
+    pair = pairs[index]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        for descriptor in pair:
+            os.close(descriptor)
+        return pid
+    os.setsid()
+    for later in pairs[index + 1 :]:  # the parent closed the earlier servers' descriptors before forking this one
+        for descriptor in later:
+            os.close(descriptor)
+    channel.close()
+    requests.close()
+    replies = os.fdopen(pair[1], "w", encoding="utf-8")
+    code = serve(recorder, os.fdopen(pair[0], "r", encoding="utf-8"), replies)
+    _exit_without_teardown(code, replies)
+
+
+def _exit_without_teardown(code: int, channel) -> None:
+    """End a worker once its requests end: the records are sent, and tearing down an interpreter that imported
+    TensorFlow costs a few tenths of a second of CPU at the end of every session for nothing."""
+    for stream in (channel, sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def prepare_for_runs() -> None:
@@ -887,6 +936,14 @@ def prepare_for_runs() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+def _descriptor_pair(text: str) -> tuple[int, int]:
+    reads, _, writes = text.partition(":")
+    try:
+        return int(reads), int(writes)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected IN:OUT descriptor numbers, got {text!r}") from None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bnfix.verify.harness", description=__doc__.split("\n\n")[0])
     parser.add_argument("script", type=Path, nargs="?", help="run this script once per seed (omit with --serve)")
@@ -896,9 +953,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
     parser.add_argument("--sample-size", type=int, default=256, help="training rows the probe uses")
     parser.add_argument("--log", type=Path, help="file the script's output goes to (default: inherited)")
+    parser.add_argument(
+        "--server", dest="servers", action="append", default=[], type=_descriptor_pair, metavar="IN:OUT",
+        help="with --serve: fork one more worker after the import, reading requests on descriptor IN, replying on OUT",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.serve == (args.script is not None):
         parser.error("give either a script or --serve")
+    if args.servers and not args.serve:
+        parser.error("--server needs --serve")
     return args
 
 
@@ -921,7 +984,15 @@ def main(argv: list[str] | None = None) -> int:
     recorder.install()
     prepare_for_runs()
     if args.serve:
-        return serve(recorder, sys.stdin, channel)
+        requests = _requests_off_stdin()
+        servers = [_fork_server(recorder, index, args.servers, channel, requests) for index in range(len(args.servers))]
+        code = serve(recorder, requests, channel, servers)
+        for pid in servers:  # they end when the runner ends their requests; reaped, their CPU counts as this one's
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        _exit_without_teardown(code, channel)
     script = args.script.resolve()
     for seed in [int(part) for part in args.seeds.split(",") if part.strip()]:
         record = run_isolated(script, seed, recorder, args.timeout, args.log)

@@ -3,10 +3,10 @@
 Every run (one version of a script — the original, the repair, or one repair per placement policy — with one
 seed) happens in a fresh temporary mirror of the script's project (staging.py: code copied, large data linked,
 writes kept off the user's files by write_guard.py), which is deleted afterwards. The budget (budget.py) travels
-with every request, identical for both versions. Runs go to `--jobs` worker processes
-(`python -m bnfix.verify.harness --serve`); each worker imports TensorFlow once and forks a child per run, which
-keeps the 3-4 s import out of every run while each run still starts from a clean, freshly imported process.
-This module never imports TensorFlow or Keras.
+with every request, identical for both versions. Runs go to `--jobs` workers: one
+`python -m bnfix.verify.harness --serve` process imports TensorFlow and forks the other workers from itself, and
+each worker forks a child per run. That keeps the 3-5 s import out of every run, pays it once per session, and
+each run still starts from a clean, freshly imported process. This module never imports TensorFlow or Keras.
 """
 
 from __future__ import annotations
@@ -109,30 +109,58 @@ class WorkerFailed(Exception):
 
 
 class Worker:
-    """One `python -m bnfix.verify.harness --serve` process: Keras imported once, one forked child per run."""
+    """One `python -m bnfix.verify.harness --serve` process: Keras imported once, one forked child per run.
 
-    def __init__(self, options: RunOptions, workspace: Path, slot: int) -> None:
+    With `servers`, the process forks that many more workers once Keras is imported (`forked`, one per other slot),
+    so that a session imports TensorFlow once for all its workers.
+    """
+
+    def __init__(self, options: RunOptions, workspace: Path, slot: int, servers: int = 0) -> None:
         self.options = options
         self.errors = workspace / f"worker-{slot}.log"
         self._buffer = b""
-        with open(self.errors, "wb") as errors:
-            try:
-                self.process = self._start(options, workspace, errors)
-            except OSError as error:
-                raise WorkerFailed(f"cannot start {options.python}: {error.strerror or error}") from None
+        self.forked: list[ForkedWorker] = []
+        pipes = [(os.pipe(), os.pipe()) for _ in range(servers)]  # (requests, replies) per forked server
+        theirs = [(requests[0], replies[1]) for requests, replies in pipes]
+        try:
+            with open(self.errors, "wb") as errors:
+                try:
+                    self.process = self._start(options, workspace, errors, theirs)
+                except OSError as error:
+                    raise WorkerFailed(f"cannot start {options.python}: {error.strerror or error}") from None
+        finally:
+            for descriptor in (d for pair in theirs for d in pair):
+                os.close(descriptor)
+        ours = [(os.fdopen(requests[1], "wb"), replies[0]) for requests, replies in pipes]
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._requests, self._replies = self.process.stdin, self.process.stdout.fileno()
         line = self._read_line(time.monotonic() + STARTUP_ALLOWANCE)
         reply = _json_or_none(line)
         if not reply or not reply.get("ready"):
+            for requests, replies in ours:
+                requests.close()
+                os.close(replies)
             self.kill()
             detail = (reply or {}).get("error", {}).get("message") or _tail(self.errors, 1500).strip() or "no output"
             raise WorkerFailed(f"the verify harness could not start ({options.python} -m bnfix.verify.harness): {detail}")
+        pids = list(reply.get("servers") or [])
+        for pid, (requests, replies) in zip(pids + [None] * len(ours), ours):
+            try:
+                if pid is None:
+                    raise WorkerFailed("the harness forked fewer workers than asked")
+                self.forked.append(ForkedWorker(options, self.errors, int(pid), requests, replies))
+            except WorkerFailed:  # that slot starts a worker of its own
+                requests.close()
+                os.close(replies)
 
     @staticmethod
-    def _start(options: RunOptions, workspace: Path, errors) -> subprocess.Popen:
+    def _start(options: RunOptions, workspace: Path, errors, servers: list[tuple[int, int]]) -> subprocess.Popen:
+        command = [options.python, "-m", "bnfix.verify.harness", "--serve", "--sample-size", str(options.sample_size)]
+        for reads, writes in servers:
+            command += ["--server", f"{reads}:{writes}"]
         return subprocess.Popen(
-            [options.python, "-m", "bnfix.verify.harness", "--serve", "--sample-size", str(options.sample_size)],
-            cwd=workspace, env=_child_environment(options), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=errors, start_new_session=True,
+            command, cwd=workspace, env=_child_environment(options), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=errors, start_new_session=True, pass_fds=[d for pair in servers for d in pair],
         )  # fmt: skip
 
     def run(
@@ -146,9 +174,8 @@ class Worker:
             "context": {"budget": budget.as_dict(), **(context or {})},
         }  # fmt: skip
         try:
-            assert self.process.stdin is not None
-            self.process.stdin.write((json.dumps(request) + "\n").encode())
-            self.process.stdin.flush()
+            self._requests.write((json.dumps(request) + "\n").encode())
+            self._requests.flush()
         except OSError as error:
             raise WorkerFailed(f"the verify harness stopped: {error}") from None
         # The harness kills a run `grace` s past its limit; more than that on top means the harness itself is stuck.
@@ -158,27 +185,31 @@ class Worker:
         return record
 
     def _read_line(self, deadline: float) -> bytes | None:
-        assert self.process.stdout is not None
-        descriptor = self.process.stdout.fileno()
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            ready, _, _ = select.select([descriptor], [], [], remaining)
+            ready, _, _ = select.select([self._replies], [], [], remaining)
             if ready:
-                chunk = os.read(descriptor, 1 << 16)
+                chunk = os.read(self._replies, 1 << 16)
                 if not chunk:
                     return None
                 self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
-    def close(self) -> None:
+    def end_requests(self) -> None:
+        """No more runs: the worker ends once it has finished the current one (close() waits for that)."""
         try:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
+            self._requests.close()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.end_requests()
+        try:
             self.process.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:
             self.kill()
 
     def kill(self) -> None:
@@ -187,6 +218,49 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             self.process.kill()
         self.process.wait()
+
+
+class ForkedWorker(Worker):
+    """A worker forked by another once Keras was imported (harness `--server`): the same protocol on its own pipes,
+    in its own session. It is not this process's child: it ends when its requests end (its replies then close), or
+    is killed by its session."""
+
+    def __init__(self, options: RunOptions, errors: Path, pid: int, requests, replies: int) -> None:
+        self.options, self.errors, self.pid = options, errors, pid
+        self._buffer = b""
+        self.forked = []
+        self._requests, self._replies = requests, replies
+        self._open = True
+        reply = _json_or_none(self._read_line(time.monotonic() + REPLY_ALLOWANCE))
+        if not reply or not reply.get("ready"):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            detail = _tail(self.errors, 1500).strip() or "no output"
+            raise WorkerFailed(f"a forked verify worker did not start: {detail}")
+
+    def close(self) -> None:
+        self.end_requests()
+        deadline = time.monotonic() + 10
+        while self._read_line(deadline) is not None:  # None: its replies closed (it ended), or it is stuck
+            pass
+        if time.monotonic() >= deadline:
+            self.kill()
+        self._release()
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.end_requests()
+        self._release()
+
+    def _release(self) -> None:
+        if self._open:
+            self._open = False
+            os.close(self._replies)
 
 
 REPLY_ALLOWANCE = 30.0
@@ -277,7 +351,9 @@ def run_plans(
         return outcomes
 
     workspace = Path(tempfile.mkdtemp(prefix="bnfix-verify-"))
-    slots = [_WorkerSlot(options, workspace, slot) for slot in range(max(1, min(options.jobs, len(units))))]
+    count = max(1, min(options.jobs, len(units)))
+    source = _WorkerSource(options, workspace, count)
+    slots = [_WorkerSlot(source, slot) for slot in range(count)]
     try:
         records = _run_units(units, slots, outcomes, options, workspace, on_done)
         for index, outcome in enumerate(outcomes):
@@ -288,6 +364,9 @@ def run_plans(
         if options.budget.active:
             _run_at_own_update_count(outcomes, shares, slots, options, workspace, on_done)
     finally:
+        for slot in slots:  # all at once: the worker that forked the others waits for them before it ends
+            slot.end_requests()
+        source.close()
         for slot in slots:
             slot.close()
         shutil.rmtree(workspace, ignore_errors=True)
@@ -371,12 +450,40 @@ def _run_units(units, slots, outcomes, options: RunOptions, workspace: Path, on_
     return records
 
 
+class _WorkerSource:
+    """Workers for the slots of a session: the first started forks one for every other slot once it has imported
+    Keras (one TensorFlow import per session); a slot whose worker failed, or that found none forked, starts its own."""
+
+    def __init__(self, options: RunOptions, workspace: Path, slots: int) -> None:
+        self.options, self.workspace, self.slots = options, workspace, slots
+        self._spares: list[Worker] = []
+        self._started = False
+        self._lock = threading.Lock()
+
+    def worker(self, slot: int) -> Worker:
+        with self._lock:
+            if self._spares:
+                return self._spares.pop(0)
+            first, self._started = not self._started, True
+            servers = self.slots - 1 if first and hasattr(os, "fork") else 0
+            worker = Worker(self.options, self.workspace, slot, servers=servers)
+            self._spares, worker.forked = worker.forked, []
+            return worker
+
+    def close(self) -> None:
+        """Forked workers no slot took (a session with fewer runs than slots)."""
+        with self._lock:
+            for spare in self._spares:
+                spare.close()
+            self._spares = []
+
+
 class _WorkerSlot:
     """A worker started on first use (a run whose copy fails never pays for TensorFlow) and restarted after a
     failure; if it cannot start at all, every later run in this slot is an error with the reason."""
 
-    def __init__(self, options: RunOptions, workspace: Path, slot: int) -> None:
-        self.options, self.workspace, self.slot = options, workspace, slot
+    def __init__(self, source: _WorkerSource, slot: int) -> None:
+        self.source, self.slot = source, slot
         self.worker: Worker | None = None
         self.startup_error: str | None = None
 
@@ -385,7 +492,7 @@ class _WorkerSlot:
             raise WorkerFailed(self.startup_error)
         if self.worker is None:
             try:
-                self.worker = Worker(self.options, self.workspace, self.slot)
+                self.worker = self.source.worker(self.slot)
             except WorkerFailed as error:
                 self.startup_error = str(error)
                 raise
@@ -395,6 +502,10 @@ class _WorkerSlot:
         if self.worker is not None:
             self.worker.kill()
             self.worker = None
+
+    def end_requests(self) -> None:
+        if self.worker is not None:
+            self.worker.end_requests()
 
     def close(self) -> None:
         if self.worker is not None:
