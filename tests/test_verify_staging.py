@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bnfix.verify.staging import StagingFailed, linked_files_changed, project_root_candidates, stage_project
+from bnfix.verify.staging import (
+    StagingFailed,
+    as_staged,
+    linked_files_changed,
+    project_root_candidates,
+    restage,
+    stage_project,
+)
 from bnfix.verify.write_guard import WriteGuard
 
 
@@ -131,3 +138,57 @@ def test_writing_into_the_users_project_by_absolute_path_is_refused(project, tmp
     run.open(staged.root / "out.txt", "w")  # and so is writing in the mirror
     run.open(Path(sys.prefix) / "nowhere.txt", "w")  # outside the project the guard does not decide
     run.guard("os.remove", (str(staged.root / "data" / "large.npy"), None))  # removing a link removes the link
+
+
+def contents(root: Path, skip: Path) -> dict[str, tuple]:
+    """What a script can see of a mirror: every entry's kind, mode, size, file mtime, content or link target."""
+    seen = {}
+    for path in sorted(root.rglob("*")):
+        if path == skip:
+            continue
+        info = path.lstat()
+        detail = os.readlink(path) if path.is_symlink() else path.read_bytes() if path.is_file() else "dir"
+        mtime = info.st_mtime_ns if path.is_file() and not path.is_symlink() else None  # copies keep the user's
+        seen[str(path.relative_to(root))] = (info.st_mode, info.st_size, mtime, detail)
+    return seen
+
+
+def test_a_mirror_left_as_staged_is_restaged_as_a_fresh_stage_of_another_script(project, tmp_path):
+    (project / "scripts" / "evaluate.py").write_text("second script\n")
+    staged = stage(project, tmp_path)
+    assert as_staged(staged)
+    evaluate = project / "scripts" / "evaluate.py"
+    assert restage(staged, evaluate, "evaluate, repaired\n", None, copy_below=1024)
+    fresh = stage_project(evaluate, tmp_path / "fresh", "evaluate, repaired\n", None, copy_below=1024)
+    assert staged.script == staged.root / "scripts" / "evaluate.py"
+    assert staged.script.read_text() == fresh.script.read_text() == "evaluate, repaired\n"
+    assert contents(staged.root, staged.script) == contents(fresh.root, fresh.script)
+    assert (staged.root / "scripts" / "train.py").read_text() == "original\n"  # the previous one is the user's again
+    assert as_staged(staged) and staged.cwd.relative_to(staged.root) == fresh.cwd.relative_to(fresh.root)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda root: (root / "scripts" / "out.txt").write_text("a result"),  # a new file
+        lambda root: (root / "data" / "small.csv").write_text("9,9\n"),  # a copied file written
+        lambda root: (root / "data" / "small.csv").chmod(0o600),  # its mode changed
+        lambda root: (root / "scripts" / "tmp").mkdir() or (root / "scripts" / "tmp").rmdir(),  # created and removed
+        lambda root: (root / "data" / "large.npy").unlink(),  # a link removed
+    ],
+    ids=["new file", "written", "chmod", "temporary directory", "removed link"],
+)
+def test_a_mirror_a_run_changed_is_not_as_staged(project, tmp_path, change):
+    staged = stage(project, tmp_path)
+    change(staged.root)
+    assert not as_staged(staged)
+
+
+def test_a_script_of_another_project_is_not_restaged(project, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "setup.py").write_text("")
+    (other / "train.py").write_text("other\n")
+    staged = stage(project, tmp_path)
+    assert not restage(staged, other / "train.py", None, None)
+    assert staged.script.read_text() == "repaired\n"

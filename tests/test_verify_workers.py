@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bnfix.verify import runner
 from bnfix.verify.runner import ForkedWorker, RunOptions, ScriptPlan, Variant, Worker, run_plans
 
 pytestmark = pytest.mark.training
@@ -100,3 +101,25 @@ def test_a_session_with_two_jobs_imports_keras_once(tmp_path, script, monkeypatc
     assert [len(servers) for servers in started] == [1]  # one process, asked to fork one more worker
     assert [run["status"] for run in outcome.original + outcome.variants["post"]] == ["ok"] * 4
     assert [len(run["fits"][0]["history"]["loss"]) for run in outcome.variants["post"]] == [1, 1]
+
+
+def test_every_run_sees_a_fresh_mirror_and_one_left_as_staged_serves_the_next_run(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "setup.py").write_text("")
+    (project / "writes.py").write_text(
+        "import os\n"
+        'assert not os.path.exists("out.txt"), "an earlier run left its file"\n'
+        'open("out.txt", "w").write("x")\n'
+    )
+    (project / "quiet.py").write_text("print('quiet')\n")
+    staged = []
+    real_stage = runner.stage_project
+    monkeypatch.setattr(runner, "stage_project", lambda *args, **kw: staged.append(args[0]) or real_stage(*args, **kw))
+    repaired = {project / name: (project / name).read_text() + "# repaired\n" for name in ("writes.py", "quiet.py")}
+    plans = [ScriptPlan(path, variants=[Variant("post", ["BNF000"], text)]) for path, text in repaired.items()]
+    outcomes = run_plans(plans, RunOptions(seeds=(0, 1, 2), jobs=1, invocation_dir=tmp_path))
+    runs = [run for outcome in outcomes for run in outcome.original + outcome.variants["post"]]
+    assert [run["status"] for run in runs] == ["ok"] * 12, [run.get("error") for run in runs]
+    # A new mirror for the first run and after each of the 6 runs of writes.py (but a last one): 6 or 7 of 12.
+    assert 6 <= len(staged) <= 7

@@ -2,7 +2,8 @@
 
 Every run (one version of a script — the original, the repair, or one repair per placement policy — with one
 seed) happens in a fresh temporary mirror of the script's project (staging.py: code copied, large data linked,
-writes kept off the user's files by write_guard.py), which is deleted afterwards. The budget (budget.py) travels
+writes kept off the user's files by write_guard.py), which is deleted afterwards, or, when the run left it exactly
+as staged, restaged for the next run in the same slot. The budget (budget.py) travels
 with every request, identical for both versions. Runs go to `--jobs` workers: one
 `python -m bnfix.verify.harness --serve` process imports TensorFlow and forks the other workers from itself, and
 each worker forks a child per run. That keeps the 3-5 s import out of every run, pays it once per session, and
@@ -33,7 +34,7 @@ from bnfix.settings import PlacementPolicy, Settings
 from bnfix.verify.budget import Budget
 from bnfix.verify.own_count import OwnCountDecision, depends_on_update_count, own_count_decision
 from bnfix.verify.schedule import RunQueue
-from bnfix.verify.staging import StagingFailed, linked_files_changed, stage_project
+from bnfix.verify.staging import Stage, StagingFailed, as_staged, linked_files_changed, restage, stage_project
 
 # The harness imports TensorFlow before the first run's clock starts; this is its allowance on top of the runs.
 STARTUP_ALLOWANCE = 90.0
@@ -486,6 +487,7 @@ class _WorkerSlot:
         self.source, self.slot = source, slot
         self.worker: Worker | None = None
         self.startup_error: str | None = None
+        self.mirror: tuple[Path, Stage] | None = None  # (its directory, the stage) a run left as staged, for the next
 
     def get(self) -> Worker:
         if self.startup_error is not None:
@@ -514,18 +516,16 @@ class _WorkerSlot:
 
 
 def _run_unit(workers: _WorkerSlot, unit: _Unit, plan: ScriptPlan, options: RunOptions, workspace: Path) -> dict:
-    """Run one unit in a fresh mirror of the script's project (staging.py), deleted afterwards."""
-    directory = Path(tempfile.mkdtemp(prefix="run-", dir=workspace))
+    """Run one unit in a fresh mirror of the script's project (staging.py): the slot's last mirror when its run left
+    it as staged (restage), else a new one; a mirror a run changed is deleted at once."""
     try:
-        try:
-            stage = stage_project(
-                plan.path, directory / "stage", unit.source, plan.text,
-                invocation_dir=options.invocation_dir, max_copy_bytes=options.max_copy_bytes,
-            )  # fmt: skip
-        except StagingFailed as error:
-            return failed_record(unit.seed, "error", "StagingFailed", str(error))
-        except OSError as error:
-            return failed_record(unit.seed, "error", "StagingFailed", f"cannot stage the script's project: {error}")
+        directory, stage = _mirror_for(workers, unit, plan, options, workspace)
+    except StagingFailed as error:
+        return failed_record(unit.seed, "error", "StagingFailed", str(error))
+    except OSError as error:
+        return failed_record(unit.seed, "error", "StagingFailed", f"cannot stage the script's project: {error}")
+    keep = False
+    try:
         log = directory / "output.log"
         context = {"cwd": str(stage.cwd), "protect": str(stage.project), "stage": str(stage.root)}
         try:
@@ -539,9 +539,41 @@ def _run_unit(workers: _WorkerSlot, unit: _Unit, plan: ScriptPlan, options: RunO
         changed = linked_files_changed(stage)
         if changed:
             record["wrote_through_links"] = changed
+        keep = as_staged(stage)
         return record
     finally:
+        if keep:
+            log.unlink(missing_ok=True)
+            workers.mirror = (directory, stage)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _mirror_for(workers: _WorkerSlot, unit: _Unit, plan: ScriptPlan, options: RunOptions, workspace: Path):
+    """(directory, stage) for this run: the slot's untouched mirror restaged for this script, or a new mirror."""
+    previous, workers.mirror = workers.mirror, None
+    if previous is not None:
+        directory, stage = previous
+        try:
+            reused = restage(
+                stage, plan.path, unit.source, plan.text,
+                invocation_dir=options.invocation_dir, max_copy_bytes=options.max_copy_bytes,
+            )  # fmt: skip
+        except (OSError, StagingFailed):
+            reused = False
+        if reused:
+            return directory, stage
         shutil.rmtree(directory, ignore_errors=True)
+    directory = Path(tempfile.mkdtemp(prefix="run-", dir=workspace))
+    try:
+        stage = stage_project(
+            plan.path, directory / "stage", unit.source, plan.text,
+            invocation_dir=options.invocation_dir, max_copy_bytes=options.max_copy_bytes,
+        )  # fmt: skip
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return directory, stage
 
 
 def _as_user_paths(record: dict, stage) -> None:

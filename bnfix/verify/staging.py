@@ -17,6 +17,11 @@ directory. In the mirror
 
 write_guard.py keeps the run's writes off the links' targets. Version-control, virtual-environment and cache
 directories are not staged.
+
+A mirror that a run left exactly as it was staged (no entry created, removed or changed: `as_staged`) serves the
+next run of any script of the same project (`restage`): only the script under test is put back and the next one
+written, which is what a fresh mirror would differ in. Staging this repository's ~200 files cost ~60 ms of CPU and
+~110 ms per run, on the parent's core, between two runs.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class Stage:
     cwd: Path  # the working directory of the run, in the mirror
     links: dict[str, tuple[int, int]] = field(default_factory=dict)  # linked target -> (size, mtime_ns) when staged
     copied_bytes: int = 0
+    candidates: list[Path] = field(default_factory=list)  # the project roots considered (project_root_candidates)
+    state: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # tree_state when staged, script aside
 
     def user_path(self, text: str) -> str:
         """`text` with paths in the mirror written as the user's own paths (for error messages)."""
@@ -103,7 +110,8 @@ def stage_project(
 ) -> Stage:
     """Mirror the script's project under `destination` and write `source` (or the script as it is) in place."""
     script = script.resolve()
-    for project in project_root_candidates(script):
+    candidates = project_root_candidates(script)
+    for project in candidates:
         walked = _plan_tree(project, max_entries)
         if walked is not None:
             break
@@ -112,7 +120,7 @@ def stage_project(
             f"{script.parent} holds more than {max_entries} files; move the script to a smaller directory"
         )
     root = destination / (project.name or "project")
-    stage = Stage(project, root, root / script.relative_to(project), root)
+    stage = Stage(project, root, root / script.relative_to(project), root, candidates=candidates)
     for directory, dirs, files in walked:
         relative = Path(directory).relative_to(project)
         (root / relative).mkdir(parents=True, exist_ok=True)
@@ -122,13 +130,70 @@ def stage_project(
             if original == script:
                 continue
             _stage_file(original, staged, stage, copy_below, max_copy_bytes)
+    _write_script(stage, script, source, text, invocation_dir)
+    return stage
+
+
+def restage(
+    stage: Stage,
+    script: Path,
+    source: str | None,
+    text: SourceText | None,
+    *,
+    invocation_dir: Path | None = None,
+    max_copy_bytes: int = 200 * 1024 * 1024,
+    copy_below: int = COPY_BELOW_BYTES,
+) -> bool:
+    """Make a mirror that `as_staged` found untouched the mirror of `script` (`source`, or as it is): what
+    `stage_project` would give, without copying the project again. False when `script` belongs to another project
+    (then stage afresh)."""
+    script = script.resolve()
+    if project_root_candidates(script) != stage.candidates or not script.is_relative_to(stage.project):
+        return False
+    target = stage.root / script.relative_to(stage.project)
+    if target != stage.script:  # the previous script under test goes back to what the project holds
+        previous = stage.project / stage.script.relative_to(stage.root)
+        stage.script.unlink()
+        if previous.exists():
+            _stage_file(previous, stage.script, stage, copy_below, max_copy_bytes)
+        stage.script = target
+    _write_script(stage, script, source, text, invocation_dir)
+    return True
+
+
+def _write_script(stage: Stage, script: Path, source: str | None, text: SourceText | None, invocation_dir) -> None:
     data = source.encode("utf-8") if text is None and source is not None else None
     if source is not None and text is not None:
         data = text.encode(source)
     stage.script.parent.mkdir(parents=True, exist_ok=True)
     stage.script.write_bytes(data if data is not None else script.read_bytes())
     stage.cwd = _working_directory(stage, invocation_dir)
-    return stage
+    stage.state = tree_state(stage.root, stage.script)
+
+
+def tree_state(root: Path, script: Path) -> dict[str, tuple[int, int, int]]:
+    """(mode, size, mtime_ns) of every entry under `root` but `script`: any entry a run created, removed, replaced
+    or wrote to shows (a directory's mtime moves when an entry is added or removed, even a temporary one)."""
+    state: dict[str, tuple[int, int, int]] = {}
+    skip = str(script)
+    for directory, dirs, files in os.walk(root, followlinks=False):
+        for name in (*dirs, *files):
+            path = os.path.join(directory, name)
+            if path != skip:
+                info = os.lstat(path)
+                state[path] = (info.st_mode, info.st_size, info.st_mtime_ns)
+    info = os.lstat(root)
+    state[str(root)] = (info.st_mode, info.st_size, info.st_mtime_ns)
+    return state
+
+
+def as_staged(stage: Stage) -> bool:
+    """Whether the run left the mirror exactly as it was staged (the script under test aside): then `restage` may
+    reuse it for the next run."""
+    try:
+        return tree_state(stage.root, stage.script) == stage.state
+    except OSError:  # an entry vanished while it was read
+        return False
 
 
 def _stage_file(original: Path, staged: Path, stage: Stage, copy_below: int, max_copy_bytes: int) -> None:
@@ -171,7 +236,8 @@ def _working_directory(stage: Stage, invocation_dir: Path | None) -> Path:
 
 
 def linked_files_changed(stage: Stage) -> list[str]:
-    """The user's files, linked into the mirror, that changed during the run (written by compiled code)."""
+    """The user's files, linked into the mirror, that changed during the run (written by compiled code). Their
+    state now is the reference for the next run in this mirror (restage), so that each run reports its own."""
     changed = []
     for target, (size, mtime) in stage.links.items():
         try:
@@ -181,4 +247,5 @@ def linked_files_changed(stage: Stage) -> list[str]:
             continue
         if (info.st_size, info.st_mtime_ns) != (size, mtime):
             changed.append(target)
+            stage.links[target] = (info.st_size, info.st_mtime_ns)
     return changed
