@@ -42,6 +42,8 @@ EDGE_CASES = {
     "no trailing newline after a comment": "x = 1\n# end",
     "form feed": "x = 1\n\x0c\ndef f():\n    pass\n",
     "unicode": "naïve = 'é' + '日本\u2028'  # ü\nπ = 3.14\n",
+    "blank lines then an indented comment between statements": "x = 1\n\n #c\ny = 2\n\n\n\t# d\n\nz = 3\n",
+    "a column-0 comment after a block": "def f():\n    pass\n\n# about g\n\ndef g():\n    pass\n",
     "the same statement twice": "model.add(layers.BatchNormalization())\nmodel.add(layers.BatchNormalization())\n",
     "only one statement": "x = 1\n",
 }
@@ -81,12 +83,17 @@ def test_what_chunks_cannot_spell_as_the_whole_parse_does_is_left_to_it(name):
     assert joined(WHOLE_ONLY[name]) is None
 
 
-def test_chunks_start_where_top_level_statements_start():
-    source = "# head\n\nimport os\n@dec\n\ndef f():\n    pass\n    # f's\n# g's\na = 1; b = 2\n"
+def test_chunks_are_cut_where_both_sides_keep_what_a_whole_parse_gives_them():
+    source = (
+        "# head\n\nimport os\n\n\n"  # blank lines: they stay with the chunk above
+        "@dec\n\ndef f():\n    pass\n# g's\n\n"  # a comment at column 0: it starts the next chunk
+        "def g():\n    pass\n    # g's own\n"  # an indented comment may be the block's: no cut
+        "a = 1; b = 2\n"
+    )
     assert chunk_texts(source, ast.parse(source)) == [
-        "# head\n\nimport os\n",
-        "@dec\n\ndef f():\n    pass\n    # f's\n# g's\n",
-        "a = 1; b = 2\n",
+        "# head\n\nimport os\n\n\n",
+        "@dec\n\ndef f():\n    pass\n",
+        "# g's\n\ndef g():\n    pass\n    # g's own\na = 1; b = 2\n",
     ]
 
 

@@ -78,26 +78,46 @@ class StatementChunks:
 
 
 def chunk_texts(source: str, python_tree: ast.Module) -> list[str]:
-    """`source` cut into the lines of each top-level statement (the first chunk also holds the lines before it)."""
-    starts = _statement_starts(python_tree)
-    if not starts:
-        return []
+    """`source` cut into chunks of whole top-level statements, where a cut leaves both sides as a whole parse has them.
+
+    Between two statements, a gap of blank lines stays with the first chunk (its parse leaves them in its footer,
+    from where they lead the next statement); a gap with comments at column 0 starts the next chunk (its parse puts
+    them in its header, from where they lead its first statement); a gap with an indented comment is not cut, since a
+    whole parse may give that comment to the block above, and libcst's parse of a text ending in blank lines and an
+    indented comment loses the blank lines.
+    """
     lines = io.StringIO(source, newline="").readlines()  # \n, \r\n and a lone \r, as CPython's tokenizer counts lines
-    cuts = [0, *(start - 1 for start in starts[1:]), len(lines)]
+    cuts = [0]
+    previous_end = None
+    for first, last in _statement_lines(python_tree):
+        if previous_end is not None:
+            gap = [line.strip() for line in lines[previous_end:first - 1]]
+            if all(not text for text in gap):
+                cuts.append(first - 1)
+            elif all(not text or (text.startswith("#") and line.startswith("#")) for text, line in zip(gap, lines[previous_end:first - 1])):
+                cuts.append(previous_end)
+        previous_end = last
+    if previous_end is None:
+        return []
+    cuts.append(len(lines))
     return ["".join(lines[begin:end]) for begin, end in zip(cuts, cuts[1:])]
 
 
-def _statement_starts(python_tree: ast.Module) -> list[int]:
-    """The 1-based first line (decorators included) of each top-level statement that starts a line of its own."""
-    starts: list[int] = []
-    previous_end = 0
+def _statement_lines(python_tree: ast.Module) -> list[tuple[int, int]]:
+    """(first line, decorators included; last line), 1-based, of each top-level statement line.
+
+    `x = 1; y = 2` is one statement line to libcst: statements that start on the line another ends are merged.
+    """
+    spans: list[tuple[int, int]] = []
     for statement in python_tree.body:
         decorators = getattr(statement, "decorator_list", ())
         first = min([statement.lineno, *(decorator.lineno for decorator in decorators)])
-        if first > previous_end:  # `x = 1; y = 2` is one statement line to libcst
-            starts.append(first)
-        previous_end = max(previous_end, statement.end_lineno or statement.lineno)
-    return starts
+        last = statement.end_lineno or statement.lineno
+        if spans and first <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(last, spans[-1][1]))
+        else:
+            spans.append((first, last))
+    return spans
 
 
 def join(parts: Sequence[cst.Module]) -> cst.Module | None:
@@ -107,11 +127,13 @@ def join(parts: Sequence[cst.Module]) -> cst.Module | None:
     body: list[cst.BaseStatement] = []
     leading: Sequence[cst.EmptyLine] = ()
     for index, part in enumerate(parts):
-        if not part.body or (index and part.header):  # a chunk that does not start with its statement
+        if not part.body:
             return None
         if part.default_newline != first.default_newline or (part.default_indent != default_indent and _has_block(part)):
             return None
         statements = list(part.body)
+        if index:
+            leading = [*leading, *part.header]
         if leading:
             statements[0] = statements[0].with_changes(leading_lines=[*leading, *statements[0].leading_lines])
         body.extend(statements)
