@@ -44,6 +44,7 @@ EDGE_CASES = {
     "unicode": "naïve = 'é' + '日本\u2028'  # ü\nπ = 3.14\n",
     "blank lines then an indented comment between statements": "x = 1\n\n #c\ny = 2\n\n\n\t# d\n\nz = 3\n",
     "a column-0 comment after a block": "def f():\n    pass\n\n# about g\n\ndef g():\n    pass\n",
+    "a line of spaces after a comment below a block": "for x in y:\n    try:\n        a\n    except:\n        b\n# note\n\n    \nz = 1\n",
     "the same statement twice": "model.add(layers.BatchNormalization())\nmodel.add(layers.BatchNormalization())\n",
     "only one statement": "x = 1\n",
 }
@@ -89,11 +90,13 @@ def test_chunks_are_cut_where_both_sides_keep_what_a_whole_parse_gives_them():
         "@dec\n\ndef f():\n    pass\n# g's\n\n"  # a comment at column 0: it starts the next chunk
         "def g():\n    pass\n    # g's own\n"  # an indented comment may be the block's: no cut
         "a = 1; b = 2\n"
+        "  \n"  # so may a line of spaces
+        "c = 3\n"
     )
     assert chunk_texts(source, ast.parse(source)) == [
         "# head\n\nimport os\n\n\n",
         "@dec\n\ndef f():\n    pass\n",
-        "# g's\n\ndef g():\n    pass\n    # g's own\na = 1; b = 2\n",
+        "# g's\n\ndef g():\n    pass\n    # g's own\na = 1; b = 2\n  \nc = 3\n",
     ]
 
 

@@ -80,27 +80,32 @@ class StatementChunks:
 def chunk_texts(source: str, python_tree: ast.Module) -> list[str]:
     """`source` cut into chunks of whole top-level statements, where a cut leaves both sides as a whole parse has them.
 
-    Between two statements, a gap of blank lines stays with the first chunk (its parse leaves them in its footer,
-    from where they lead the next statement); a gap with comments at column 0 starts the next chunk (its parse puts
-    them in its header, from where they lead its first statement); a gap with an indented comment is not cut, since a
-    whole parse may give that comment to the block above, and libcst's parse of a text ending in blank lines and an
-    indented comment loses the blank lines.
+    Between two statements, a gap of empty lines stays with the first chunk (its parse leaves them in its footer,
+    from where they lead the next statement); a gap of empty lines and comments at column 0 starts the next chunk
+    (its parse puts them in its header, from where they lead its first statement). Any other gap (an indented
+    comment, a line of spaces) is not cut: a whole parse may give it, and what comes before it, to the block above;
+    and libcst's parse of a text ending in blank lines and an indented comment loses the blank lines.
     """
     lines = io.StringIO(source, newline="").readlines()  # \n, \r\n and a lone \r, as CPython's tokenizer counts lines
     cuts = [0]
     previous_end = None
     for first, last in _statement_lines(python_tree):
         if previous_end is not None:
-            gap = [line.strip() for line in lines[previous_end:first - 1]]
-            if all(not text for text in gap):
+            gap = lines[previous_end : first - 1]
+            if all(_is_empty(line) for line in gap):
                 cuts.append(first - 1)
-            elif all(not text or (text.startswith("#") and line.startswith("#")) for text, line in zip(gap, lines[previous_end:first - 1])):
+            elif all(_is_empty(line) or line.startswith("#") for line in gap):
                 cuts.append(previous_end)
         previous_end = last
     if previous_end is None:
         return []
     cuts.append(len(lines))
     return ["".join(lines[begin:end]) for begin, end in zip(cuts, cuts[1:])]
+
+
+def _is_empty(line: str) -> bool:
+    """Nothing but the line break: a line holding only spaces is indented, and a block above may own it."""
+    return line in ("\n", "\r\n", "\r")
 
 
 def _statement_lines(python_tree: ast.Module) -> list[tuple[int, int]]:
