@@ -200,7 +200,7 @@ def fix_source(source: str, settings: Settings, document: EditorDocument | None 
         if not chosen:
             return SourceResult(source, current, [item.diagnostic for item in found], fixed)
         if current is source:
-            _ensure_reproduced(module, source)
+            _ensure_reproduced(ctx, source)
         new_source = _apply(ctx, [item.violation.fix for item in chosen]).code
         # A repair may bring in a name another rule looks for: the prefilters run again on the repaired text.
         screening = screen(new_source, applicable_rules(new_source, enabled))
@@ -228,7 +228,7 @@ def fix_one(source: str, settings: Settings, code: str, line: int, column: int, 
         checked = _check(source, settings, document, only=code)
     for item in checked.found:
         if (item.diagnostic.code, item.diagnostic.line, item.diagnostic.column) == (code, line, column) and item.violation.fix is not None:
-            _ensure_reproduced(checked.ctx.module, source)
+            _ensure_reproduced(checked.ctx, source)
             new_source = _apply(checked.ctx, [item.violation.fix]).code
             try:
                 parse(new_source, document and document.chunks)
@@ -238,12 +238,12 @@ def fix_one(source: str, settings: Settings, code: str, line: int, column: int, 
     return None
 
 
-def _ensure_reproduced(module: cst.Module, source: str) -> None:
+def _ensure_reproduced(ctx: ModuleContext, source: str) -> None:
     """Refuse to repair a file libcst's tree does not give back exactly: the repair would change other lines too.
 
     Found on real code: libcst drops the blank lines before an indented comment at the very end of a file.
     """
-    rendered = module.code
+    rendered = ctx.code
     if rendered == source:
         return
     line = 1 + next((index for index, (a, b) in enumerate(zip(rendered.splitlines(), source.splitlines())) if a != b), min(rendered.count("\n"), source.count("\n")))
