@@ -175,6 +175,10 @@ class _Checked:
 
 
 def _check(source: str, settings: Settings, document: EditorDocument | None, only: str | None = None) -> _Checked:
+    """Screen, parse and lint (with `only`, that rule alone); the document's last check when it was of this text."""
+    last = document and document.last_check
+    if last is not None and last.source == source and last.settings == settings:
+        return last  # every rule's findings: `only`'s are among them
     rules = applicable_rules(source, [rule for rule in enabled_rules(settings) if only in (None, rule.code)])
     screening = screen(source, rules)
     if not screening.rules:
@@ -184,48 +188,43 @@ def _check(source: str, settings: Settings, document: EditorDocument | None, onl
 
 
 def fix_source(source: str, settings: Settings, document: EditorDocument | None = None) -> SourceResult:
-    """Apply every allowed fix to a fixed point; report what is left."""
-    chunks = document and document.chunks
-    enabled = enabled_rules(settings)
-    screening = screen(source, applicable_rules(source, enabled))
-    if not screening.rules:
-        return SourceResult(source, source)
-    module = _parse_screened(source, screening, chunks)
+    """Apply every allowed fix to a fixed point; report what is left.
+
+    With an editor's `document`, its last check of this text is the first pass, and the check of the result is
+    kept as the last check of the text the editor will send next.
+    """
+    checked = _check(source, settings, document)
     current = source
     fixed: list[Diagnostic] = []
     for _ in range(MAX_PASSES):
-        ctx = ModuleContext(module, settings)
-        found = _lint(ctx, current, screening.rules)
-        chosen = _non_overlapping(item for item in found if _allowed(item.violation.fix, settings))
+        chosen = _non_overlapping(item for item in checked.found if _allowed(item.violation.fix, settings))
         if not chosen:
-            return SourceResult(source, current, [item.diagnostic for item in found], fixed)
+            break
         if current is source:
-            _ensure_reproduced(ctx, source)
-        new_source = _apply(ctx, [item.violation.fix for item in chosen]).code
-        # A repair may bring in a name another rule looks for: the prefilters run again on the repaired text.
-        screening = screen(new_source, applicable_rules(new_source, enabled))
+            _ensure_reproduced(checked.ctx, source)
+        new_source = _apply(checked.ctx, [item.violation.fix for item in chosen]).code
         try:
-            module = _parse_screened(new_source, screening, chunks)
+            # A repair may bring in a name another rule looks for: the prefilters run again on the repaired text.
+            repaired = _check(new_source, settings, document)
         except SourceError as error:
             codes = ", ".join(sorted({item.diagnostic.code for item in chosen}))
             raise SourceError(f"internal error: the {codes} fix produced invalid code ({error.message}); file left unchanged") from None
         fixed.extend(item.diagnostic for item in chosen)
-        if new_source == current:  # fixes that change nothing would loop forever
+        unchanged = new_source == current  # fixes that change nothing would loop forever
+        current, checked = new_source, repaired
+        if unchanged:
             break
-        current = new_source
-    found = _lint(ModuleContext(module, settings), current, screening.rules)
-    return SourceResult(source, current, [item.diagnostic for item in found], fixed)
+    if document is not None:
+        document.last_check = checked
+    return SourceResult(source, current, [item.diagnostic for item in checked.found], fixed)
 
 
 def fix_one(source: str, settings: Settings, code: str, line: int, column: int, document: EditorDocument | None = None) -> str | None:
     """The source with only the fix of the `code` finding at `line`:`column` applied; None if it has none.
 
     An editor's quick fix: the user picks this one repair, so unsafe fixes are applied too (the caller labels them).
-    The document's last check is used when it was of this very text with these settings.
     """
-    checked = document and document.last_check
-    if checked is None or checked.source != source or checked.settings != settings:
-        checked = _check(source, settings, document, only=code)
+    checked = _check(source, settings, document, only=code)
     for item in checked.found:
         if (item.diagnostic.code, item.diagnostic.line, item.diagnostic.column) == (code, line, column) and item.violation.fix is not None:
             _ensure_reproduced(checked.ctx, source)

@@ -167,3 +167,19 @@ def test_a_quick_fix_is_built_from_the_documents_last_check(code, index, monkeyp
     assert checks == []  # no second check of the same text
     engine.fix_one(source, Settings(), *next(iter(expected)), document)
     assert len(checks) == 1  # other settings: checked again
+
+
+def test_fix_all_starts_from_the_last_check_and_leaves_the_check_of_its_result(monkeypatch):
+    source = next(rule for rule in ALL_RULES if rule.code == "BNF202").INVALID[0].code
+    settings = Settings(unsafe_fixes=True)
+    expected = engine.fix_source(source, settings)
+    document = engine.EditorDocument()
+    engine.check_source(source, settings, document)
+    checks = []
+    lint = engine._lint
+    monkeypatch.setattr(engine, "_lint", lambda *args: checks.append(args) or lint(*args))
+    assert engine.fix_source(source, settings, document) == expected
+    assert [args[1] for args in checks] == [expected.source]  # only the repaired text was checked
+    # The editor then sends the repaired text: its findings are the ones fix all already computed.
+    assert engine.check_source(expected.source, settings, document).diagnostics == expected.diagnostics
+    assert len(checks) == 1
