@@ -52,7 +52,8 @@ def main() -> None:
             continue
         totals["prefiltered"] += 1
         totals["prefiltered_bytes"] += len(source)
-        kept, problem = screen(source, rules)
+        screening = screen(source, rules)
+        kept, problem = screening.rules, screening.problem
         dropped = [rule for rule in rules if rule not in kept]
         if not kept:
             totals["screened_out"] += 1

@@ -22,6 +22,7 @@ from bnfix import __version__
 from bnfix.cli_options import RunOptions, run_options
 from bnfix.cli_run import EXIT_CLEAN, EXIT_ERROR, recheck_original, run
 from bnfix.cli_typer import DirectCommand, LazyGroup
+from bnfix.fast_exit import exit_code, leave
 from bnfix.settings import Settings
 
 
@@ -163,7 +164,11 @@ def server() -> None:
 
 
 def main() -> None:
-    app(prog_name="bnfix")
+    try:
+        app(prog_name="bnfix")
+    except SystemExit as finished:
+        leave(exit_code(finished.code))
+    leave(EXIT_CLEAN)
 
 
 if __name__ == "__main__":  # pragma: no cover

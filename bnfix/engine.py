@@ -7,6 +7,7 @@ and runs again until nothing is left to fix or the pass limit is reached.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -19,9 +20,10 @@ from bnfix.fixes.fix import Fix, FixSafety
 from bnfix.fixes.replace import UnsupportedReplacement, replace_nodes
 from bnfix.rules.base import Violation
 from bnfix.settings import Settings
+from bnfix.sources.statement_chunks import StatementChunks
 from bnfix.sources.suppressions import find_suppressions
 from bnfix.analysis.syntax_facts import SyntaxFacts
-from bnfix.sources.syntax_check import SyntaxProblem, python_parse, python_syntax_problem
+from bnfix.sources.syntax_check import SyntaxProblem, python_parse
 
 MAX_PASSES = 25
 
@@ -64,9 +66,35 @@ class SourceResult:
         return self.source != self.original
 
 
-def parse(source: str) -> cst.Module:
+class EditorDocument:
+    """An editor's document across its versions: its top-level statements kept parsed (an edit re-parses only what it
+    touched), and its last check, from which a quick fix is built without checking the same text again."""
+
+    def __init__(self) -> None:
+        self.chunks = StatementChunks()
+        self.last_check: _Checked | None = None
+
+
+def parse(source: str, chunks: StatementChunks | None = None) -> cst.Module:
     # CPython looks first: it refuses the nesting that crashes libcst's parser, and words syntax errors better.
-    return _parse(source, python_syntax_problem(source))
+    tree, problem = python_parse(source)
+    return _parse_screened(source, Screening([], problem, tree), chunks)
+
+
+def _parse_screened(source: str, screening: "Screening", chunks: StatementChunks | None) -> cst.Module:
+    """libcst's tree: joined from the document's kept chunks when there are any (an editor's), else parsed whole.
+
+    Whatever the chunks cannot give (a chunk libcst refuses, a module whose chunks disagree on its indentation) is
+    parsed whole, so errors are worded and placed as a whole parse words and places them.
+    """
+    if chunks is not None and screening.tree is not None:
+        try:
+            joined = chunks.parse(source, screening.tree)
+        except (cst.ParserSyntaxError, RecursionError, MemoryError):
+            joined = None
+        if joined is not None:
+            return joined
+    return _parse(source, screening.problem)
 
 
 def _parse(source: str, problem: SyntaxProblem | None) -> cst.Module:
@@ -101,81 +129,128 @@ def applicable_rules(source: str, rules: Sequence[type[Rule]]) -> list[type[Rule
     return [rule for rule in rules if _mentions_needle(source, rule)]
 
 
-def screen(source: str, rules: Sequence[type[Rule]]) -> tuple[list[type[Rule]], SyntaxProblem | None]:
+@dataclass(frozen=True)
+class Screening:
+    """What the second prefilter leaves: the rules still to run, and CPython's verdict on the source (its tree, or
+    what is wrong with it), for the parse that follows."""
+
+    rules: list[type[Rule]]
+    problem: SyntaxProblem | None
+    tree: ast.Module | None = None
+
+
+def screen(source: str, rules: Sequence[type[Rule]]) -> Screening:
     """The second prefilter: the rules whose necessary condition holds on CPython's tree (`Rule.may_report`).
 
     CPython's parse is run anyway, as the syntax pre-check, and costs a fifth to a tenth of libcst's; a file left
     with no rule is not given to libcst at all. A source CPython does not accept keeps every rule (and libcst
-    then reports the error, or parses grammar newer than this interpreter). Also returns CPython's verdict, for
-    the parse that follows.
+    then reports the error, or parses grammar newer than this interpreter).
     """
     if not rules:
-        return [], None
+        return Screening([], None)
     tree, problem = python_parse(source)
     if tree is None:
-        return list(rules), problem
+        return Screening(list(rules), problem)
     facts = SyntaxFacts(tree)
-    return [rule for rule in rules if rule.may_report(facts)], None
+    return Screening([rule for rule in rules if rule.may_report(facts)], None, tree)
 
 
-def check_source(source: str, settings: Settings) -> SourceResult:
-    """Findings for `source`, each saying whether (and how safely) it can be fixed."""
-    rules, problem = screen(source, applicable_rules(source, enabled_rules(settings)))
-    if not rules:
-        return SourceResult(source, source)
-    found = _lint(ModuleContext(_parse(source, problem), settings), source, rules)
-    return SourceResult(source, source, [item.diagnostic for item in found])
+def check_source(source: str, settings: Settings, document: EditorDocument | None = None) -> SourceResult:
+    """Findings for `source`, each saying whether (and how safely) it can be fixed.
+
+    `document`: an editor's, kept between its versions (parsed statements, the last check).
+    """
+    checked = _check(source, settings, document)
+    if document is not None:
+        document.last_check = checked
+    return SourceResult(source, source, [item.diagnostic for item in checked.found])
 
 
-def fix_source(source: str, settings: Settings) -> SourceResult:
-    """Apply every allowed fix to a fixed point; report what is left."""
-    enabled = enabled_rules(settings)
-    rules, problem = screen(source, applicable_rules(source, enabled))
-    if not rules:
-        return SourceResult(source, source)
-    module = _parse(source, problem)
+@dataclass(frozen=True)
+class _Checked:
+    source: str
+    settings: Settings
+    ctx: ModuleContext | None  # None when no rule was left to run
+    found: list[_Found]
+
+
+def _check(source: str, settings: Settings, document: EditorDocument | None, only: str | None = None) -> _Checked:
+    """Screen, parse and lint (with `only`, that rule alone); the document's last check when it was of this text."""
+    last = document and document.last_check
+    if last is not None and last.source == source and last.settings == settings:
+        return last  # every rule's findings: `only`'s are among them
+    rules = applicable_rules(source, [rule for rule in enabled_rules(settings) if only in (None, rule.code)])
+    screening = screen(source, rules)
+    if not screening.rules:
+        return _Checked(source, settings, None, [])
+    ctx = ModuleContext(_parse_screened(source, screening, document and document.chunks), settings)
+    return _Checked(source, settings, ctx, _lint(ctx, source, screening.rules))
+
+
+def fix_source(source: str, settings: Settings, document: EditorDocument | None = None) -> SourceResult:
+    """Apply every allowed fix to a fixed point; report what is left.
+
+    With an editor's `document`, its last check of this text is the first pass, and the check of the result is
+    kept as the last check of the text the editor will send next.
+    """
+    checked = _check(source, settings, document)
     current = source
     fixed: list[Diagnostic] = []
     for _ in range(MAX_PASSES):
-        ctx = ModuleContext(module, settings)
-        found = _lint(ctx, current, rules)
-        chosen = _non_overlapping(item for item in found if _allowed(item.violation.fix, settings))
+        chosen = _non_overlapping(item for item in checked.found if _allowed(item.violation.fix, settings))
         if not chosen:
-            return SourceResult(source, current, [item.diagnostic for item in found], fixed)
-        new_source = _apply(ctx, [item.violation.fix for item in chosen]).code
-        # A repair may bring in a name another rule looks for: the prefilters run again on the repaired text.
-        rules, problem = screen(new_source, applicable_rules(new_source, enabled))
+            break
+        if current is source:
+            _ensure_reproduced(checked.ctx, source)
+        new_source = _apply(checked.ctx, [item.violation.fix for item in chosen]).code
         try:
-            module = _parse(new_source, problem)
+            # A repair may bring in a name another rule looks for: the prefilters run again on the repaired text.
+            repaired = _check(new_source, settings, document)
         except SourceError as error:
             codes = ", ".join(sorted({item.diagnostic.code for item in chosen}))
             raise SourceError(f"internal error: the {codes} fix produced invalid code ({error.message}); file left unchanged") from None
         fixed.extend(item.diagnostic for item in chosen)
-        if new_source == current:  # fixes that change nothing would loop forever
+        unchanged = new_source == current  # fixes that change nothing would loop forever
+        current, checked = new_source, repaired
+        if unchanged:
             break
-        current = new_source
-    found = _lint(ModuleContext(module, settings), current, rules)
-    return SourceResult(source, current, [item.diagnostic for item in found], fixed)
+    if document is not None:
+        document.last_check = checked
+    return SourceResult(source, current, [item.diagnostic for item in checked.found], fixed)
 
 
-def fix_one(source: str, settings: Settings, code: str, line: int, column: int) -> str | None:
+def fix_one(source: str, settings: Settings, code: str, line: int, column: int, document: EditorDocument | None = None) -> str | None:
     """The source with only the fix of the `code` finding at `line`:`column` applied; None if it has none.
 
     An editor's quick fix: the user picks this one repair, so unsafe fixes are applied too (the caller labels them).
     """
-    rules, problem = screen(source, [rule for rule in applicable_rules(source, enabled_rules(settings)) if rule.code == code])
-    if not rules:
-        return None
-    ctx = ModuleContext(_parse(source, problem), settings)
-    for item in _lint(ctx, source, rules):
-        if (item.diagnostic.line, item.diagnostic.column) == (line, column) and item.violation.fix is not None:
-            new_source = _apply(ctx, [item.violation.fix]).code
+    checked = _check(source, settings, document, only=code)
+    for item in checked.found:
+        if (item.diagnostic.code, item.diagnostic.line, item.diagnostic.column) == (code, line, column) and item.violation.fix is not None:
+            _ensure_reproduced(checked.ctx, source)
+            new_source = _apply(checked.ctx, [item.violation.fix]).code
             try:
-                parse(new_source)
+                parse(new_source, document and document.chunks)
             except SourceError as error:
                 raise SourceError(f"internal error: the {code} fix produced invalid code ({error.message})") from None
             return new_source
     return None
+
+
+def _ensure_reproduced(ctx: ModuleContext, source: str) -> None:
+    """Refuse to repair a file libcst's tree does not give back exactly: the repair would change other lines too.
+
+    Found on real code: libcst drops the blank lines before an indented comment at the very end of a file.
+    """
+    rendered = ctx.code
+    if rendered == source:
+        return
+    line = 1 + next((index for index, (a, b) in enumerate(zip(rendered.splitlines(), source.splitlines())) if a != b), min(rendered.count("\n"), source.count("\n")))
+    raise SourceError(
+        f"not fixed: libcst does not reproduce this file exactly (from line {line} on), so a repair would also change"
+        " lines no fix touches; file left unchanged",
+        line,
+    )
 
 
 def _allowed(fix: Fix | None, settings: Settings) -> bool:

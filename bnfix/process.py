@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
-from bnfix.engine import Diagnostic, SourceError, SourceResult, check_source, fix_source, might_apply
+from bnfix.engine import Diagnostic, EditorDocument, SourceError, SourceResult, check_source, fix_source, might_apply
 from bnfix.worker_memory import release_if_grown, tune_collector
 from bnfix.cache import CachedOutcome, ResultCache, content_hash
 from bnfix.sources.files import ReadError, SourceText, decode_source, read_bytes, write_atomic
@@ -66,14 +66,17 @@ class FileResult:
         return line if self.notebook is None else self.notebook.file_line(line)
 
 
-def analyse(source: str, settings: Settings, fix: bool, propose: bool = False) -> SourceResult:
-    """Check or fix; with `propose`, check but also compute what `apply` would write (SARIF carries it as fixes)."""
+def analyse(source: str, settings: Settings, fix: bool, propose: bool = False, document: EditorDocument | None = None) -> SourceResult:
+    """Check or fix; with `propose`, check but also compute what `apply` would write (SARIF carries it as fixes).
+
+    `document`: an editor's, kept between its versions (`engine.EditorDocument`).
+    """
     try:
         if fix:
-            return fix_source(source, settings)
-        checked = check_source(source, settings)
+            return fix_source(source, settings, document)
+        checked = check_source(source, settings, document)
         if propose and any(_would_apply(d, settings) for d in checked.diagnostics):
-            return SourceResult(source, fix_source(source, settings).source, checked.diagnostics)
+            return SourceResult(source, fix_source(source, settings, document).source, checked.diagnostics)
         return checked
     except RecursionError:  # a tree that parses but is too deep for the rules' visitors (e.g. 300 unary minuses)
         raise SourceError("cannot check: the code is nested too deeply for bnfix's analysis") from None

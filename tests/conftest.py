@@ -20,13 +20,13 @@ def screened_out_rules_find_nothing(monkeypatch):
 
     @functools.wraps(screen)  # the unconfirmed screen stays reachable as `engine.screen.__wrapped__`
     def screen_and_confirm(source, rules):
-        kept, problem = screen(source, rules)
-        dropped = [rule for rule in rules if rule not in kept]
+        screening = screen(source, rules)
+        dropped = [rule for rule in rules if rule not in screening.rules]
         if dropped:
-            ctx = ModuleContext(engine._parse(source, problem), Settings())
+            ctx = ModuleContext(engine._parse(source, screening.problem), Settings())
             for rule in dropped:
                 found = [violation.message for violation in rule().check(ctx)]
                 assert not found, f"{rule.code}.may_report screened out a source it reports: {found}\n{source}"
-        return kept, problem
+        return screening
 
     monkeypatch.setattr(engine, "screen", screen_and_confirm)

@@ -51,3 +51,10 @@ def test_positions_of_some_nodes_are_the_same_ranges(name):
     for chosen in (nodes[::7], nodes[3::11], [node for node in nodes if isinstance(node, cst.BaseStatement)]):
         some = Positions(module, chosen)
         assert [some[node] for node in chosen] == [expected[node] for node in chosen]
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_the_pass_also_gives_the_modules_code(name):
+    module = cst.parse_module(SOURCES[name])
+    assert Positions(module).code == module.code
+    assert Positions(module, list(module.body)[:1]).code == module.code

@@ -26,7 +26,7 @@ def _changes(source: str, settings: Settings) -> tuple[cst.Module, list[dict]]:
     """The module and the changes of every fix bnfix finds on it, as separate sets and as one pass's set."""
     module = engine.parse(source)
     ctx = ModuleContext(module, settings)
-    rules, _ = engine.screen(source, engine.applicable_rules(source, engine.enabled_rules(settings)))
+    rules = engine.screen(source, engine.applicable_rules(source, engine.enabled_rules(settings))).rules
     found = engine._lint(ctx, source, rules)
     fixes = [item.violation.fix for item in found if item.violation.fix is not None]
     chosen = [item.violation.fix for item in engine._non_overlapping(item for item in found if item.violation.fix)]

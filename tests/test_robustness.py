@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from bnfix.cli import app
-from bnfix.engine import SourceError, fix_source
+from bnfix.engine import SourceError, fix_one, fix_source
 from bnfix.process import analyse
 from bnfix.settings import PlacementPolicy, Settings
 
@@ -57,8 +57,12 @@ def assert_apply_is_safe(source: str, options: Settings) -> None:
     try:
         first = fix_source(source, options)
     except SourceError as error:
-        # Only a source that does not parse may be refused; a fix that breaks code is never acceptable.
+        # Only a source that does not parse, or that libcst does not give back exactly, may be refused; a fix that
+        # breaks code is never acceptable.
         assert not error.message.startswith("internal error"), error.message
+        if error.message.startswith("not fixed: libcst does not reproduce this file exactly"):
+            assert libcst.parse_module(source).code != source
+            return
         with pytest.raises(Exception):
             libcst.parse_module(source)
         return
@@ -186,6 +190,22 @@ def test_a_syntax_error_is_reported_at_its_line_and_the_other_files_are_still_fi
     assert f"{broken}:2:" in result.stdout and "syntax error" in result.stdout
     assert broken.read_text() == "from keras import layers\nx = layers.BatchNormalization(\n"
     assert good.read_text(encoding="utf-8") == FIXED
+
+
+def test_a_file_libcst_does_not_reproduce_is_reported_and_left_as_it_was(tmp_path):
+    # libcst 1.x drops the blank line before an indented comment at the very end of a file: rewriting it would
+    # remove that line too. Found in variablejun/keras4 and JS0909/Keras-ML.
+    lossy, good = tmp_path / "a_lossy.py", tmp_path / "b_good.py"
+    data = b"from keras import layers\nlayers.BatchNormalization(momentum=0.1)\n\n #  end\n"
+    lossy.write_bytes(data)
+    good.write_text(BROKEN, encoding="utf-8")
+    result = apply(tmp_path, args=("--unsafe-fixes",))
+    assert result.exit_code == 2
+    assert f"{lossy}:3:1: error: not fixed: libcst does not reproduce this file exactly (from line 3 on)" in result.stdout
+    assert lossy.read_bytes() == data
+    assert good.read_text(encoding="utf-8") == FIXED
+    with pytest.raises(SourceError, match="does not reproduce"):
+        fix_one(data.decode(), Settings(), "BNF202", 2, 27)
 
 
 @pytest.mark.parametrize("encoding", ["cp1252", "shift_jis", "koi8-r"])

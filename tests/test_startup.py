@@ -26,19 +26,19 @@ SMALL = textwrap.dedent(
     m = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.ReLU()])
     """
 )
-# Run the CLI in a child, then list what it imported (its report goes to stdout as usual).
+# Run the CLI in a child and list what it imported (its report goes to stdout as usual).
 IMPORTS_SCRIPT = textwrap.dedent(
     """
-    import json, os, sys
+    import atexit, json, os, sys
+
+    def list_modules():
+        with open(os.environ["BNFIX_MODULES_OUT"], "w") as out:
+            json.dump(sorted(sys.modules), out)
+
+    atexit.register(list_modules)  # the command line's exit runs the exit handlers, then leaves at once
     from bnfix.cli import main
     sys.argv = ["bnfix", *sys.argv[1:]]
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code
-    with open(os.environ["BNFIX_MODULES_OUT"], "w") as out:
-        json.dump(sorted(sys.modules), out)
-    sys.exit(code)
+    main()
     """
 )
 # Needed by another command, a notebook, a terminal, or an error only.

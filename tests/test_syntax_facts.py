@@ -120,9 +120,9 @@ def test_a_file_no_rule_survives_is_never_given_to_libcst(monkeypatch):
 
 def test_a_source_cpython_refuses_keeps_every_rule():
     rules = engine.applicable_rules("model(x, training=True\n", ALL_RULES)
-    kept, problem = screen("model(x, training=True\n", rules)
-    assert kept == rules
-    assert problem is not None and "syntax error" in problem.message
+    screening = screen("model(x, training=True\n", rules)
+    assert screening.rules == rules and screening.tree is None
+    assert screening.problem is not None and "syntax error" in screening.problem.message
 
 
 def test_enclosing_scopes_follow_the_nesting():

@@ -58,7 +58,16 @@ class ModuleContext:
         """Ranges for `nodes` (at least): every node's when a rule has already asked for one, else only theirs."""
         if "_positions" in self.__dict__:
             return self._positions
-        return Positions(self.module, nodes)
+        positions = Positions(self.module, nodes)
+        self.__dict__["code"] = positions.code  # generated on the way: not generated again
+        return positions
+
+    @cached_property
+    def code(self) -> str:
+        """The module's code, as libcst generates it from the tree (which a few real files do not survive)."""
+        if "_positions" in self.__dict__:
+            return self._positions.code
+        return self.module.code
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.node_index.parent(node)

@@ -126,7 +126,11 @@ class Positions:
         self._module = module  # keeps every node alive, so no id in `_spans` is reused
         self._spans = state.spans
         self._offsets = list(accumulate(map(len, state.tokens), initial=0))
-        self._line_starts = [match.end() for match in _NEWLINE.finditer("".join(state.tokens))]
+        text = "".join(state.tokens)
+        self._line_starts = [match.end() for match in _NEWLINE.finditer(text)]
+        if not module.has_trailing_newline and state.tokens and state.tokens[-1] == module.default_newline:
+            text = text[: -len(module.default_newline)]  # what `Module.code` drops (see pop_trailing_newline)
+        self.code = text  # the module's code, as `module.code` would generate it again
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         start, end = self._spans[id(node)]

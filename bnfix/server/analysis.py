@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from bnfix.engine import Diagnostic, SourceError, fix_one, might_apply
+from bnfix.engine import Diagnostic, EditorDocument, SourceError, fix_one, might_apply
 from bnfix.process import DEFAULT_MAX_CODE_MB, analyse
 from bnfix.rules import enabled_rules
 from bnfix.server.client_settings import settings_for
@@ -22,6 +23,9 @@ from bnfix.worker_memory import tune_collector
 
 logger = logging.getLogger(__name__)
 Place = tuple[int, int]  # (line, character), both 0-based
+# The worker keeps its recently analysed documents (parsed statements, last check) for their next version and fixes.
+DOCUMENTS_KEPT = 16
+_documents: OrderedDict[str, EditorDocument] = OrderedDict()
 
 
 class FixError(Exception):
@@ -81,7 +85,7 @@ def analyse_target(target: Target, settings: Settings) -> Analysis:
         message = f"not checked: {len(module) / 1_000_000:.1f} MB of code is over bnfix's {DEFAULT_MAX_CODE_MB:g} MB limit"
         return Analysis(target, settings, problem=_problem(target, 1, 1, message))
     try:
-        result = analyse(module, settings, fix=False)
+        result = analyse(module, settings, fix=False, document=document_of(target))
     except SourceError as error:
         return Analysis(target, settings, problem=_problem(target, error.line, error.column, error.message))
     return Analysis(target, settings, tuple(_place(target, d) for d in result.diagnostics))
@@ -90,7 +94,7 @@ def analyse_target(target: Target, settings: Settings) -> Analysis:
 def fix_all(target: Target, settings: Settings) -> dict[str, str]:
     """The new text of every document `bnfix apply` would change, with the same settings (so, same unsafe fixes)."""
     try:
-        repaired = analyse(target.module, settings, fix=True).source
+        repaired = analyse(target.module, settings, fix=True, document=document_of(target)).source
     except SourceError as error:
         raise FixError(error.message) from None
     return _changed_texts(target, repaired)
@@ -100,10 +104,19 @@ def fix_finding(target: Target, settings: Settings, finding: Finding) -> dict[st
     """The new text of every document that this one finding's fix changes (empty when it has no fix)."""
     d = finding.diagnostic
     try:
-        repaired = fix_one(target.module, settings, d.code, d.line, d.column)
+        repaired = fix_one(target.module, settings, d.code, d.line, d.column, document_of(target))
     except SourceError as error:
         raise FixError(error.message) from None
     return {} if repaired is None else _changed_texts(target, repaired)
+
+
+def document_of(target: Target) -> EditorDocument:
+    """What this worker keeps of the target's document (the least recently used of too many is dropped)."""
+    document = _documents.pop(target.uri, None) or EditorDocument()
+    _documents[target.uri] = document
+    while len(_documents) > DOCUMENTS_KEPT:
+        _documents.popitem(last=False)
+    return document
 
 
 def _changed_texts(target: Target, repaired: str) -> dict[str, str]:

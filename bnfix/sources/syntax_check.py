@@ -29,11 +29,6 @@ class SyntaxProblem:
     fatal: bool  # libcst must not be given this source
 
 
-def python_syntax_problem(source: str) -> SyntaxProblem | None:
-    """What CPython's parser says is wrong with `source`, or None if it parses."""
-    return python_parse(source)[1]
-
-
 def python_parse(source: str) -> tuple[ast.Module | None, SyntaxProblem | None]:
     """CPython's tree of `source` (kept: rules screen themselves on it), or what is wrong with the source.
 

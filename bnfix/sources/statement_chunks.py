@@ -1,0 +1,166 @@
+"""libcst's tree of a module, assembled from its top-level statements parsed one chunk at a time and kept.
+
+An editor sends the whole document on every keystroke. libcst's parse is about half the cost of checking a
+5,000-line module, and nearly all of it is spent again on statements the edit did not touch. At a top-level
+statement boundary the tokenizer holds nothing (column 0, no open bracket, no indentation), so each top-level
+statement can be parsed on its own: `StatementChunks` cuts the text where CPython's tree says a top-level statement
+starts, parses only the chunks it has not seen, and joins them into one `Module`.
+
+The joined tree equals libcst's parse of the whole text (`deep_equals`, which tests/test_statement_chunks.py and
+bench/chunked_parse_check.py check on real code) because the joining does what libcst's whole parse does at each
+boundary:
+
+- the lines before the first statement are the module's header (they are the first chunk's);
+- a chunk's trailing comments and blank lines: those indented under its last block are that block's footer, in the
+  chunk's own parse as in the whole one (the next statement is at column 0 either way); the rest, which a chunk's
+  parse leaves in its module footer, lead the next chunk's first statement (or are the module's footer at the end);
+- what libcst records once per module (the default indentation, from the first indented block; the default newline,
+  from the first line) must be the same in every chunk that depends on it, or the nodes would spell it differently:
+  when it is not, `parse` returns None and the caller parses the whole text.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+from typing import Sequence
+
+import libcst as cst
+
+# The nodes an indented block hangs from, below a top-level compound statement.
+_BLOCK_OWNERS = (cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally, cst.MatchCase, cst.If)
+
+
+class StatementChunks:
+    """One document's parser: the chunks of its last few versions, kept by text, so that an edit re-parses its own.
+
+    A text that occurs twice in one version (`model.add(BatchNormalization())` on two lines) gets a parse of its
+    own for each occurrence: rules and fixes tell nodes apart by identity, so no node may sit twice in one tree.
+    """
+
+    def __init__(self, versions_kept: int = 3) -> None:
+        self._versions_kept = versions_kept
+        self._chunks: dict[str, tuple[int, list[cst.Module]]] = {}  # chunk text -> (version last used, its parses)
+        self._version = 0
+        self.parsed_last = 0  # chunks the last call parsed (the rest were reused): for tests and benchmarks
+
+    def parse(self, source: str, python_tree: ast.Module) -> cst.Module | None:
+        """The tree of `source`, given CPython's tree of it; None when it cannot be joined from chunks (parse whole).
+
+        Raises libcst's ParserSyntaxError as `parse_module` would for a chunk libcst refuses.
+        """
+        self._version += 1
+        self.parsed_last = 0
+        texts = chunk_texts(source, python_tree)
+        if not texts:
+            return None
+        occurrences: dict[str, int] = {}
+        parts = []
+        for text in texts:
+            occurrence = occurrences[text] = occurrences.get(text, -1) + 1
+            parts.append(self._chunk(text, occurrence))
+        self._forget_old_versions()
+        return join(parts)
+
+    def _chunk(self, text: str, occurrence: int) -> cst.Module:
+        _, parses = self._chunks.get(text, (0, []))
+        if occurrence == len(parses):
+            parses.append(cst.parse_module(text))
+            self.parsed_last += 1
+        self._chunks[text] = (self._version, parses)
+        return parses[occurrence]
+
+    def _forget_old_versions(self) -> None:
+        oldest = self._version - self._versions_kept
+        stale = [text for text, (version, _) in self._chunks.items() if version <= oldest]
+        for text in stale:
+            del self._chunks[text]
+
+
+def chunk_texts(source: str, python_tree: ast.Module) -> list[str]:
+    """`source` cut into chunks of whole top-level statements, where a cut leaves both sides as a whole parse has them.
+
+    Between two statements, a gap of empty lines stays with the first chunk (its parse leaves them in its footer,
+    from where they lead the next statement); a gap of empty lines and comments at column 0 starts the next chunk
+    (its parse puts them in its header, from where they lead its first statement). Any other gap (an indented
+    comment, a line of spaces) is not cut: a whole parse may give it, and what comes before it, to the block above;
+    and libcst's parse of a text ending in blank lines and an indented comment loses the blank lines.
+    """
+    lines = io.StringIO(source, newline="").readlines()  # \n, \r\n and a lone \r, as CPython's tokenizer counts lines
+    cuts = [0]
+    previous_end = None
+    for first, last in _statement_lines(python_tree):
+        if previous_end is not None:
+            gap = lines[previous_end : first - 1]
+            if all(_is_empty(line) for line in gap):
+                cuts.append(first - 1)
+            elif all(_is_empty(line) or line.startswith("#") for line in gap):
+                cuts.append(previous_end)
+        previous_end = last
+    if previous_end is None:
+        return []
+    cuts.append(len(lines))
+    return ["".join(lines[begin:end]) for begin, end in zip(cuts, cuts[1:])]
+
+
+def _is_empty(line: str) -> bool:
+    """Nothing but the line break: a line holding only spaces is indented, and a block above may own it."""
+    return line in ("\n", "\r\n", "\r")
+
+
+def _statement_lines(python_tree: ast.Module) -> list[tuple[int, int]]:
+    """(first line, decorators included; last line), 1-based, of each top-level statement line.
+
+    `x = 1; y = 2` is one statement line to libcst: statements that start on the line another ends are merged.
+    """
+    spans: list[tuple[int, int]] = []
+    for statement in python_tree.body:
+        decorators = getattr(statement, "decorator_list", ())
+        first = min([statement.lineno, *(decorator.lineno for decorator in decorators)])
+        last = statement.end_lineno or statement.lineno
+        if spans and first <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(last, spans[-1][1]))
+        else:
+            spans.append((first, last))
+    return spans
+
+
+def join(parts: Sequence[cst.Module]) -> cst.Module | None:
+    """One module from the parses of consecutive chunks, as libcst's parse of their joined text gives it."""
+    first = parts[0]
+    default_indent = next((part.default_indent for part in parts if _has_block(part)), first.default_indent)
+    body: list[cst.BaseStatement] = []
+    leading: Sequence[cst.EmptyLine] = ()
+    for index, part in enumerate(parts):
+        if not part.body:
+            return None
+        if part.default_newline != first.default_newline or (part.default_indent != default_indent and _has_block(part)):
+            return None
+        statements = list(part.body)
+        if index:
+            leading = [*leading, *part.header]
+        if leading:
+            statements[0] = statements[0].with_changes(leading_lines=[*leading, *statements[0].leading_lines])
+        body.extend(statements)
+        leading = part.footer
+    return cst.Module(
+        body=body,
+        header=first.header,
+        footer=leading,
+        encoding=first.encoding,
+        default_indent=default_indent,
+        default_newline=first.default_newline,
+        has_trailing_newline=parts[-1].has_trailing_newline,
+    )
+
+
+def _has_block(part: cst.Module) -> bool:
+    """Whether the chunk holds an indented block (its first one set the chunk's default indentation)."""
+    return any(isinstance(statement, cst.BaseCompoundStatement) and _holds_block(statement) for statement in part.body)
+
+
+def _holds_block(node: cst.CSTNode) -> bool:
+    for child in node.children:
+        if isinstance(child, cst.IndentedBlock) or (isinstance(child, _BLOCK_OWNERS) and _holds_block(child)):
+            return True
+    return False

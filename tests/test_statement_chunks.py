@@ -1,0 +1,185 @@
+"""A module joined from its top-level statements, parsed chunk by chunk, is libcst's parse of the whole text;
+an edit re-parses only the chunks it touched; and the engine's results do not depend on how the tree was parsed."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from bnfix import engine
+from bnfix.rules import ALL_RULES
+from bnfix.settings import PlacementPolicy, Settings
+from bnfix.sources.statement_chunks import StatementChunks, chunk_texts
+from tests.helpers import settings_for
+
+ROOT = Path(__file__).resolve().parent.parent
+EDGE_CASES = {
+    "header comments": "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n\n\n# lead\nimport os\n",
+    "comment after a block, indented": "def f():\n    x = 1\n    # still f's\n\n# the next one's\ny = 2\n",
+    "blank lines then an indented comment": "def f():\n    x = 1\n\n    # f's, after a blank line\n\n\ny = 2\n",
+    "nested footers": "def f():\n    if a:\n        b\n        # deep\n    # mid\n# top\ny = 3\n",
+    "comment after a block at the end": "class A:\n    x = 1\n    # trailing\n",
+    "comments at the end": "x = 1\n# trailing\n\n",
+    "decorators": "@dec(1)\n\n@other\nclass A(B):\n    @property\n    def f(self): return 1\n\n\n@dec\ndef g(): pass\n",
+    "semicolons": "a = 1; b = 2\nc = 3; d = (\n    4)\n",
+    "one-line compound statements": "if x: y = 1\nelse:\n    y = 2\nwhile z: pass\n",
+    "continuation": "a = 1 + \\\n    2\nb = [\n1,\n]\n",
+    "strings over lines": 'x = """\ndef not_a_statement():\n"""\ny = f"""{x}\n"""\n',
+    "try": "try:\n    a\nexcept E as e:\n    b\nelse:\n    c\nfinally:\n    d\n# after\nz = 1\n",
+    "match": "match x:\n    case [1, *rest] if rest:\n        f = 1\n    case _:\n        pass\nq = 2\n",
+    "async": "async def f():\n    async with a as b:\n        await b\n    async for i in c:\n        pass\n",
+    "if elif else": "if a:\n    pass\nelif b:\n    pass\nelse:\n    pass\n",
+    "two-space indentation": "def f():\n  if x:\n    return 1\n\ndef g():\n  return 2\n",
+    "tabs": "def f():\n\tif x:\n\t\treturn g(x,\n\t\t         y)\n\nclass A:\n\tpass\n",
+    "first block only later": "x = 1\ny = [\n        2]\n\ndef f():\n   return 3\n",
+    "crlf": "import keras\r\n\r\nif x:\r\n    y = keras.layers.Dense(3)(\r\n        x)\r\n# c\r\nz = 1\r\n",
+    "lone cr": "x = 1\ry = 2\rdef f():\r    return 3\r",
+    "no trailing newline": "x = 1\ndef f():\n    return 2",
+    "no trailing newline after a comment": "x = 1\n# end",
+    "form feed": "x = 1\n\x0c\ndef f():\n    pass\n",
+    "unicode": "naïve = 'é' + '日本\u2028'  # ü\nπ = 3.14\n",
+    "blank lines then an indented comment between statements": "x = 1\n\n #c\ny = 2\n\n\n\t# d\n\nz = 3\n",
+    "a column-0 comment after a block": "def f():\n    pass\n\n# about g\n\ndef g():\n    pass\n",
+    "a line of spaces after a comment below a block": "for x in y:\n    try:\n        a\n    except:\n        b\n# note\n\n    \nz = 1\n",
+    "the same statement twice": "model.add(layers.BatchNormalization())\nmodel.add(layers.BatchNormalization())\n",
+    "only one statement": "x = 1\n",
+}
+# Sources whose chunks disagree on what libcst records once per module: the caller must parse them whole.
+WHOLE_ONLY = {
+    "indentation changes between blocks": "def f():\n  return 1\n\ndef g():\n    return 2\n",
+    "line endings change": "x = 1\r\ny = 2\nz = 3\n",
+    "no statement": "# only a comment\n",
+    "empty": "",
+}
+SOURCES = {
+    **EDGE_CASES,
+    **{f"fixtures/{path.name}": path.read_text(encoding="utf-8") for path in sorted((ROOT / "fixtures").glob("*.py"))},
+    **{f"{rule.code} example {index}": example.code for rule in ALL_RULES for index, example in enumerate(rule.INVALID + rule.VALID)},
+    **{f"bnfix/{name}": (ROOT / "bnfix" / name).read_text(encoding="utf-8") for name in ("engine.py", "process.py", "cli.py")},
+}
+
+
+def joined(source: str, chunks: StatementChunks | None = None) -> cst.Module | None:
+    return (chunks or StatementChunks()).parse(source, ast.parse(source))
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_the_joined_tree_is_libcsts_parse_of_the_whole_text(name):
+    source = SOURCES[name]
+    module = joined(source)
+    assert module is not None, "these sources can be joined"
+    whole = cst.parse_module(source)
+    assert module.deep_equals(whole)
+    assert module.code == whole.code  # the source itself, but for libcst dropping a last lone \r
+    statements = [id(node) for node in module.body]
+    assert len(set(statements)) == len(statements)  # no node twice in one tree
+
+
+@pytest.mark.parametrize("name", list(WHOLE_ONLY))
+def test_what_chunks_cannot_spell_as_the_whole_parse_does_is_left_to_it(name):
+    assert joined(WHOLE_ONLY[name]) is None
+
+
+def test_chunks_are_cut_where_both_sides_keep_what_a_whole_parse_gives_them():
+    source = (
+        "# head\n\nimport os\n\n\n"  # blank lines: they stay with the chunk above
+        "@dec\n\ndef f():\n    pass\n# g's\n\n"  # a comment at column 0: it starts the next chunk
+        "def g():\n    pass\n    # g's own\n"  # an indented comment may be the block's: no cut
+        "a = 1; b = 2\n"
+        "  \n"  # so may a line of spaces
+        "c = 3\n"
+    )
+    assert chunk_texts(source, ast.parse(source)) == [
+        "# head\n\nimport os\n\n\n",
+        "@dec\n\ndef f():\n    pass\n",
+        "# g's\n\ndef g():\n    pass\n    # g's own\na = 1; b = 2\n  \nc = 3\n",
+    ]
+
+
+def test_an_edit_reparses_only_the_statements_it_touched():
+    functions = [f"def build_{index}():\n    return layers.Dense({index})\n\n\n" for index in range(40)]
+    source = "from keras import layers\n\n\n" + "".join(functions)
+    chunks = StatementChunks()
+    assert joined(source, chunks).deep_equals(cst.parse_module(source))
+    assert chunks.parsed_last == 41
+    edited = source.replace("layers.Dense(7)", "layers.Dense(7, use_bias=False)")
+    assert joined(edited, chunks).deep_equals(cst.parse_module(edited))
+    assert chunks.parsed_last == 1
+    # Typing a new statement between two others: only the chunk that now holds it is parsed.
+    typed = edited.replace("def build_20", "x = 1\n\n\ndef build_20")
+    assert joined(typed, chunks).deep_equals(cst.parse_module(typed))
+    assert chunks.parsed_last == 1  # `x = 1`: build_19's chunk still ends where a statement starts
+    assert joined(source, chunks).deep_equals(cst.parse_module(source)) and chunks.parsed_last == 0
+
+
+def test_only_the_last_versions_chunks_are_kept():
+    chunks = StatementChunks(versions_kept=2)
+    for value in range(5):
+        joined(f"x = {value}\ny = 0\n", chunks)
+    assert chunks.parsed_last == 1  # `y = 0` was kept
+    joined("x = 0\ny = 0\n", chunks)
+    assert chunks.parsed_last == 1  # `x = 0` was three versions ago
+
+
+SETTINGS = [Settings(), Settings(policy=PlacementPolicy.PRE, unsafe_fixes=True)]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=["default", "pre-unsafe"])
+@pytest.mark.parametrize("name", [name for name in SOURCES if not name.startswith("bnfix/")])
+def test_the_engine_gives_the_same_results_from_joined_trees(name, settings):
+    source = SOURCES[name]
+    document = engine.EditorDocument()
+    assert engine.check_source(source, settings, document) == engine.check_source(source, settings)
+    assert engine.fix_source(source, settings, document) == engine.fix_source(source, settings)
+
+
+def test_errors_are_the_whole_parses():
+    document = engine.EditorDocument()
+    for broken in ("from keras import layers\nlayers.BatchNormalization(\n", "from keras import layers\nprint 'x'\nlayers.BatchNormalization()\n"):
+        with pytest.raises(engine.SourceError) as whole:
+            engine.check_source(broken, Settings())
+        with pytest.raises(engine.SourceError) as from_chunks:
+            engine.check_source(broken, Settings(), document)
+        assert (from_chunks.value.message, from_chunks.value.line, from_chunks.value.column) == (
+            whole.value.message, whole.value.line, whole.value.column
+        )
+
+
+FIXABLE = [(rule.code, index) for rule in ALL_RULES for index, example in enumerate(rule.INVALID) if example.expected is not None]
+
+
+@pytest.mark.parametrize("code,index", FIXABLE)
+def test_a_quick_fix_is_built_from_the_documents_last_check(code, index, monkeypatch):
+    example = next(rule for rule in ALL_RULES if rule.code == code).INVALID[index]
+    source, settings = example.code, dataclasses.replace(settings_for(**example.options), unsafe_fixes=True)
+    expected = {(d.code, d.line, d.column): engine.fix_one(source, settings, d.code, d.line, d.column) for d in engine.check_source(source, settings).diagnostics}
+    assert any(expected.values())
+    document = engine.EditorDocument()
+    engine.check_source(source, settings, document)
+    checks = []
+    lint = engine._lint
+    monkeypatch.setattr(engine, "_lint", lambda *args: checks.append(args) or lint(*args))
+    assert {where: engine.fix_one(source, settings, *where, document) for where in expected} == expected
+    assert checks == []  # no second check of the same text
+    engine.fix_one(source, Settings(), *next(iter(expected)), document)
+    assert len(checks) == 1  # other settings: checked again
+
+
+def test_fix_all_starts_from_the_last_check_and_leaves_the_check_of_its_result(monkeypatch):
+    source = next(rule for rule in ALL_RULES if rule.code == "BNF202").INVALID[0].code
+    settings = Settings(unsafe_fixes=True)
+    expected = engine.fix_source(source, settings)
+    document = engine.EditorDocument()
+    engine.check_source(source, settings, document)
+    checks = []
+    lint = engine._lint
+    monkeypatch.setattr(engine, "_lint", lambda *args: checks.append(args) or lint(*args))
+    assert engine.fix_source(source, settings, document) == expected
+    assert [args[1] for args in checks] == [expected.source]  # only the repaired text was checked
+    # The editor then sends the repaired text: its findings are the ones fix all already computed.
+    assert engine.check_source(expected.source, settings, document).diagnostics == expected.diagnostics
+    assert len(checks) == 1
