@@ -3,6 +3,7 @@ a forked worker's runs compute exactly what the first worker's runs, or a fresh 
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -10,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from bnfix.verify import runner
-from bnfix.verify.runner import ForkedWorker, RunOptions, ScriptPlan, Variant, Worker, run_plans
-
-pytestmark = pytest.mark.training
+from bnfix.verify.runner import ForkedWorker, RunOptions, ScriptPlan, Variant, Worker, WorkerFailed, run_plans
 
 TRAINS = textwrap.dedent(
     """\
@@ -46,6 +45,7 @@ def script(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.training
 def test_a_forked_worker_computes_what_the_first_worker_and_a_fresh_one_compute(tmp_path, script):
     first = Worker(RunOptions(), tmp_path, 0, servers=1)
     (forked,) = first.forked
@@ -61,6 +61,7 @@ def test_a_forked_worker_computes_what_the_first_worker_and_a_fresh_one_compute(
     assert records[0]["fits"][0]["history"]["loss"]  # the comparison is of real numbers
 
 
+@pytest.mark.training
 def test_killing_the_first_worker_leaves_the_forked_one_answering(tmp_path):
     (tmp_path / "fine.py").write_text("print('hello')\n")
     first = Worker(RunOptions(), tmp_path, 0, servers=1)
@@ -74,6 +75,7 @@ def test_killing_the_first_worker_leaves_the_forked_one_answering(tmp_path):
     assert isinstance(forked, ForkedWorker) and forked.pid != first.process.pid
 
 
+@pytest.mark.training
 def test_ending_the_requests_ends_every_worker_and_a_script_cannot_read_them(tmp_path):
     (tmp_path / "reads.py").write_text("import sys\nprint(repr(sys.stdin.read()))\n")
     first = Worker(RunOptions(), tmp_path, 0, servers=1)
@@ -91,6 +93,7 @@ def test_ending_the_requests_ends_every_worker_and_a_script_cannot_read_them(tmp
     assert gone(forked.pid), "the first worker reaps the worker it forked before it ends"
 
 
+@pytest.mark.training
 def test_a_session_with_two_jobs_imports_keras_once(tmp_path, script, monkeypatch):
     started = []
     real_start = Worker._start
@@ -103,6 +106,7 @@ def test_a_session_with_two_jobs_imports_keras_once(tmp_path, script, monkeypatc
     assert [len(run["fits"][0]["history"]["loss"]) for run in outcome.variants["post"]] == [1, 1]
 
 
+@pytest.mark.training
 def test_every_run_sees_a_fresh_mirror_and_one_left_as_staged_serves_the_next_run(tmp_path, monkeypatch):
     project = tmp_path / "project"
     project.mkdir()
@@ -123,3 +127,10 @@ def test_every_run_sees_a_fresh_mirror_and_one_left_as_staged_serves_the_next_ru
     assert [run["status"] for run in runs] == ["ok"] * 12, [run.get("error") for run in runs]
     # A new mirror for the first run and after each of the 6 runs of writes.py (but a last one): 6 or 7 of 12.
     assert 6 <= len(staged) <= 7
+
+
+def test_a_worker_that_cannot_start_says_why_and_leaves_no_pipe_open(tmp_path):
+    descriptors = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(WorkerFailed, match="cannot start /nonexistent/python"):
+        Worker(RunOptions(python="/nonexistent/python"), tmp_path, 0, servers=1)
+    assert len(os.listdir("/proc/self/fd")) == descriptors

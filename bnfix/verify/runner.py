@@ -128,6 +128,10 @@ class Worker:
                 try:
                     self.process = self._start(options, workspace, errors, theirs)
                 except OSError as error:
+                    for descriptor in (requests[1] for requests, _ in pipes):
+                        os.close(descriptor)
+                    for descriptor in (replies[0] for _, replies in pipes):
+                        os.close(descriptor)
                     raise WorkerFailed(f"cannot start {options.python}: {error.strerror or error}") from None
         finally:
             for descriptor in (d for pair in theirs for d in pair):
