@@ -220,6 +220,36 @@ async def test_did_open_publishes_a_diagnostic_per_finding(server: LanguageClien
 
 
 @over_stdio
+async def test_open_shows_the_projects_cached_result_at_once_then_checks_and_stores(server: LanguageClient, tmp_path: Path) -> None:
+    from bnfix.cache import CachedOutcome, ResultCache, content_hash
+    from bnfix.config import load_settings
+    from bnfix.engine import Diagnostic
+    from bnfix.process import DEFAULT_MAX_CODE_MB
+
+    project = tmp_path / "cached"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[tool.bnfix]\n", encoding="utf-8")
+    path = project / "model.py"
+    path.write_text(MODEL, encoding="utf-8")
+    # What `bnfix check` stores for the file, under the key the server computes: made recognisable here.
+    cache = ResultCache.for_run(load_settings([path], {}), ("check", DEFAULT_MAX_CODE_MB))
+    stored = Diagnostic("BNF201", "as stored in the cache", 1, 1, 1, 5)
+    assert cache.store(path, content_hash(MODEL.encode()), CachedOutcome(None, [stored], [], None, None))
+    uri = _open(server, path, MODEL)
+    await _until(lambda: len([params for params in server.published if params.uri == uri]) == 2)
+    cached, checked = [params for params in server.published if params.uri == uri]
+    assert [(d.code, d.message) for d in cached.diagnostics] == [("BNF201", "as stored in the cache")]
+    assert [d.code for d in checked.diagnostics] == ["BNF201", "BNF103", "BNF202"]  # the document, parsed for its fixes
+    assert [d.code for d in cache.load(path, MODEL.encode()).diagnostics] == ["BNF201", "BNF103", "BNF202"]
+    # The command line finds what the server stored (and the other way round): one key for both.
+    check = subprocess.run([sys.executable, "-m", "bnfix", "check", "--format", "json", "model.py"], cwd=project, env=SERVER_ENV, capture_output=True, text=True, check=False)
+    assert [row["code"] for row in json.loads(check.stdout)] == ["BNF201", "BNF103", "BNF202"]
+    assert cache.store(path, content_hash(MODEL.encode()), CachedOutcome(None, [stored], [], None, None))
+    check = subprocess.run([sys.executable, "-m", "bnfix", "check", "--format", "json", "model.py"], cwd=project, env=SERVER_ENV, capture_output=True, text=True, check=False)
+    assert [row["message"] for row in json.loads(check.stdout)] == ["as stored in the cache"]
+
+
+@over_stdio
 async def test_report_only_findings_are_information(server: LanguageClient, tmp_path: Path) -> None:
     text = textwrap.dedent(
         """\

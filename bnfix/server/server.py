@@ -62,17 +62,21 @@ class BnfixLanguageServer(LanguageServer):
 
     # -- analysis --------------------------------------------------------------------------------------------
 
-    def request_check(self, key: str, delay: float = 0.0) -> None:
-        self.scheduler.schedule(key, delay, lambda: self.check(key))
+    def request_check(self, key: str, delay: float = 0.0, cached: bool = False) -> None:
+        self.scheduler.schedule(key, delay, lambda: self.check(key, cached))
 
-    async def check(self, key: str) -> Analysis | None:
-        """Analyse the target's current texts in the worker; publish unless the target changed meanwhile."""
+    async def check(self, key: str, cached: bool = False) -> Analysis | None:
+        """Analyse the target's current texts in the worker; publish unless the target changed meanwhile.
+
+        `cached` (a document just opened): what the project's result cache holds for this very text is published
+        at once, and a real check follows, so that the worker has the document parsed for its fixes and edits.
+        """
         built = documents.build_target(self.workspace, key)
         if built is None:
             return None
         target, version = built
         try:
-            analysis, config_error = await self.scheduler.run(analyse_with_client_settings, target, self.overrides)
+            analysis, config_error = await self.scheduler.run(analyse_with_client_settings, target, self.overrides, cached)
         except WorkerCrashed as error:
             uri = next(iter(target.texts), key)
             analysis, config_error = Analysis(target, Settings(), problem=Problem(uri, (0, 0), (0, 0), str(error))), None
@@ -83,6 +87,9 @@ class BnfixLanguageServer(LanguageServer):
             return None  # stale: a newer check is scheduled
         self.analyses[key] = (version, analysis)
         self.publish(key, analysis)
+        if analysis.from_cache and self.scheduler.pending(key) in (None, asyncio.current_task()):
+            # Once this task is done (scheduling now would cancel it): nothing newer is pending for the document.
+            asyncio.get_running_loop().call_soon(self.request_check, key)
         return analysis
 
     async def current_analysis(self, key: str) -> Analysis | None:
@@ -295,7 +302,7 @@ def create_server() -> BnfixLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: BnfixLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         if documents.target_key(ls.workspace, params.text_document.uri) == params.text_document.uri:
-            ls.request_check(params.text_document.uri)
+            ls.request_check(params.text_document.uri, cached=True)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: BnfixLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
