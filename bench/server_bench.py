@@ -216,8 +216,8 @@ async def measure(text: str, repeat: int) -> dict:
         version += 1
         reopened = version
 
-        async def reopen_document():  # as last checked (the edit saved): its result is in the project's cache
-            item = types.TextDocumentItem(uri, "python", reopened, text + "#\n")
+        async def reopen_document():  # as first opened: the server stored its result in the project's cache then
+            item = types.TextDocumentItem(uri, "python", reopened, text)
             client.text_document_did_open(types.DidOpenTextDocumentParams(item))
             return await _wait_version(client, reopened)
 

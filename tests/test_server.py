@@ -229,8 +229,9 @@ async def test_open_shows_the_projects_cached_result_at_once_then_checks_and_sto
     project = tmp_path / "cached"
     project.mkdir()
     (project / "pyproject.toml").write_text("[tool.bnfix]\n", encoding="utf-8")
-    path = project / "model.py"
+    path, other = project / "model.py", project / "other.py"
     path.write_text(MODEL, encoding="utf-8")
+    other.write_text(SAFE_ONLY, encoding="utf-8")
     # What `bnfix check` stores for the file, under the key the server computes: made recognisable here.
     cache = ResultCache.for_run(load_settings([path], {}), ("check", DEFAULT_MAX_CODE_MB))
     stored = Diagnostic("BNF201", "as stored in the cache", 1, 1, 1, 5)
@@ -240,13 +241,18 @@ async def test_open_shows_the_projects_cached_result_at_once_then_checks_and_sto
     cached, checked = [params for params in server.published if params.uri == uri]
     assert [(d.code, d.message) for d in cached.diagnostics] == [("BNF201", "as stored in the cache")]
     assert [d.code for d in checked.diagnostics] == ["BNF201", "BNF103", "BNF202"]  # the document, parsed for its fixes
-    assert [d.code for d in cache.load(path, MODEL.encode()).diagnostics] == ["BNF201", "BNF103", "BNF202"]
-    # The command line finds what the server stored (and the other way round): one key for both.
-    check = subprocess.run([sys.executable, "-m", "bnfix", "check", "--format", "json", "model.py"], cwd=project, env=SERVER_ENV, capture_output=True, text=True, check=False)
-    assert [row["code"] for row in json.loads(check.stdout)] == ["BNF201", "BNF103", "BNF202"]
-    assert cache.store(path, content_hash(MODEL.encode()), CachedOutcome(None, [stored], [], None, None))
-    check = subprocess.run([sys.executable, "-m", "bnfix", "check", "--format", "json", "model.py"], cwd=project, env=SERVER_ENV, capture_output=True, text=True, check=False)
-    assert [row["message"] for row in json.loads(check.stdout)] == ["as stored in the cache"]
+    # A file the cache does not know: checked, and what was found is stored for the next open or `bnfix check`.
+    assert [d.code for d in await _diagnostics(server, _open(server, other, SAFE_ONLY), 1)] == ["BNF201"]
+    assert [d.code for d in cache.load(other, SAFE_ONLY.encode()).diagnostics] == ["BNF201"]
+    # The command line reads both entries: one key for the server and for it.
+    check = subprocess.run(
+        [sys.executable, "-m", "bnfix", "check", "--format", "json", "model.py", "other.py"],
+        cwd=project, env=SERVER_ENV, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert [(row["code"], row["message"]) for row in json.loads(check.stdout)] == [
+        ("BNF201", "as stored in the cache"),
+        ("BNF201", [d.message for d in checked.diagnostics][0]),
+    ]
 
 
 @over_stdio

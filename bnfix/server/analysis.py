@@ -67,15 +67,16 @@ def warm_up() -> None:
     tune_collector()
 
 
-def analyse_with_client_settings(target: Target, overrides: dict[str, Any], cached: bool = False) -> tuple[Analysis, str | None]:
+def analyse_with_client_settings(target: Target, overrides: dict[str, Any], use_cache: bool = False) -> tuple[Analysis, str | None]:
     """In the worker: settings for the target's file, then its analysis; and the pyproject error, if any.
 
-    With `cached`, a result `bnfix check` (or this server) stored for exactly this text and these settings is
-    used as it is. An engine bug is one diagnostic and a log entry, never a dead server.
+    With `use_cache` (a file opened or saved), a result `bnfix check` or this server stored for exactly this text
+    and these settings is used as it is, and a new result is stored; edits in between touch no file. An engine bug
+    is one diagnostic and a log entry, never a dead server.
     """
     settings, config_error = settings_for(target.path, overrides)
     try:
-        return analyse_target(target, settings, cached), config_error
+        return analyse_target(target, settings, use_cache), config_error
     except Exception as error:  # noqa: BLE001 - whatever the engine raises, the editor keeps its server
         logger.error("bnfix failed on %s:\n%s", target.uri, traceback.format_exc())
         uri = next(iter(target.texts), target.uri)
@@ -83,9 +84,9 @@ def analyse_with_client_settings(target: Target, overrides: dict[str, Any], cach
         return Analysis(target, settings, problem=problem), config_error
 
 
-def analyse_target(target: Target, settings: Settings, cached: bool = False) -> Analysis:
-    results = ProjectResults.of(target, settings)
-    if cached and results is not None:
+def analyse_target(target: Target, settings: Settings, use_cache: bool = False) -> Analysis:
+    results = ProjectResults.of(target, settings) if use_cache else None
+    if results is not None:
         outcome = results.load()
         if outcome is not None:
             return _analysis_of(target, settings, outcome.diagnostics, outcome.error, from_cache=True)

@@ -62,21 +62,22 @@ class BnfixLanguageServer(LanguageServer):
 
     # -- analysis --------------------------------------------------------------------------------------------
 
-    def request_check(self, key: str, delay: float = 0.0, cached: bool = False) -> None:
-        self.scheduler.schedule(key, delay, lambda: self.check(key, cached))
+    def request_check(self, key: str, delay: float = 0.0, use_cache: bool = False) -> None:
+        self.scheduler.schedule(key, delay, lambda: self.check(key, use_cache))
 
-    async def check(self, key: str, cached: bool = False) -> Analysis | None:
+    async def check(self, key: str, use_cache: bool = False) -> Analysis | None:
         """Analyse the target's current texts in the worker; publish unless the target changed meanwhile.
 
-        `cached` (a document just opened): what the project's result cache holds for this very text is published
-        at once, and a real check follows, so that the worker has the document parsed for its fixes and edits.
+        `use_cache` (a document just opened or saved): what the project's result cache holds for this very text is
+        published at once, and a real check follows, so that the worker has the document parsed for its fixes and
+        edits; a new result is stored there.
         """
         built = documents.build_target(self.workspace, key)
         if built is None:
             return None
         target, version = built
         try:
-            analysis, config_error = await self.scheduler.run(analyse_with_client_settings, target, self.overrides, cached)
+            analysis, config_error = await self.scheduler.run(analyse_with_client_settings, target, self.overrides, use_cache)
         except WorkerCrashed as error:
             uri = next(iter(target.texts), key)
             analysis, config_error = Analysis(target, Settings(), problem=Problem(uri, (0, 0), (0, 0), str(error))), None
@@ -302,7 +303,7 @@ def create_server() -> BnfixLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: BnfixLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         if documents.target_key(ls.workspace, params.text_document.uri) == params.text_document.uri:
-            ls.request_check(params.text_document.uri, cached=True)
+            ls.request_check(params.text_document.uri, use_cache=True)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: BnfixLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -314,7 +315,7 @@ def create_server() -> BnfixLanguageServer:
     def did_save(ls: BnfixLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
         key = documents.target_key(ls.workspace, params.text_document.uri)
         if key is not None:
-            ls.request_check(key)
+            ls.request_check(key, use_cache=True)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: BnfixLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
