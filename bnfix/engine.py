@@ -245,7 +245,8 @@ def _ensure_reproduced(ctx: ModuleContext, source: str) -> None:
     rendered = ctx.code
     if rendered == source:
         return
-    line = 1 + next((index for index, (a, b) in enumerate(zip(rendered.splitlines(), source.splitlines())) if a != b), min(rendered.count("\n"), source.count("\n")))
+    ours, theirs = rendered.splitlines(), source.splitlines()
+    line = 1 + next((index for index, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
     raise SourceError(
         f"not fixed: libcst does not reproduce this file exactly (from line {line} on), so a repair would also change"
         " lines no fix touches; file left unchanged",

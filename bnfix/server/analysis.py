@@ -59,7 +59,7 @@ class Analysis:
     settings: Settings
     findings: tuple[Finding, ...] = ()
     problem: Problem | None = None
-    from_cache: bool = False  # read from `bnfix check`'s result cache: the document is not parsed yet
+    from_cache: bool = False  # read from the project's result cache: the document is not parsed yet
 
 
 def warm_up() -> None:
@@ -113,8 +113,9 @@ def _analysis_of(target: Target, settings: Settings, diagnostics: list[Diagnosti
 @dataclass(frozen=True)
 class ProjectResults:
     """The project's result cache (`.bnfix_cache` beside its pyproject.toml, or `cache-dir`), for one saved file:
-    what `bnfix check` stored for it is what the server shows on open, and what the server finds is stored for
-    the next check or open. Only a project's: a file outside any configured project has no cache to share."""
+    what `bnfix check` stored for its text is what the server shows on open or save, and what the server finds
+    then is stored for the next check or open. Only a project's: a file outside any configured project has no
+    cache to share, and the server creates none in whatever directory the editor started it."""
 
     cache: ResultCache
     path: Path
