@@ -16,6 +16,7 @@ from libcst.metadata import CodeRange
 
 from bnfix.rules import Rule, enabled_rules
 from bnfix.analysis.context import ModuleContext
+from bnfix.analysis.positions import ChunkPositions
 from bnfix.fixes.fix import Fix, FixSafety
 from bnfix.fixes.replace import UnsupportedReplacement, replace_nodes
 from bnfix.rules.base import Violation
@@ -72,7 +73,14 @@ class EditorDocument:
 
     def __init__(self) -> None:
         self.chunks = StatementChunks()
+        self.positions = ChunkPositions()
         self.last_check: _Checked | None = None
+
+    def context(self, module: cst.Module, settings: Settings) -> ModuleContext:
+        """The context of a module this document's chunks gave (its positions then kept per chunk)."""
+        layout = self.chunks.layout
+        chunked = (layout, self.positions) if layout is not None and layout.module is module else None
+        return ModuleContext(module, settings, chunked)
 
 
 def parse(source: str, chunks: StatementChunks | None = None) -> cst.Module:
@@ -183,7 +191,8 @@ def _check(source: str, settings: Settings, document: EditorDocument | None, onl
     screening = screen(source, rules)
     if not screening.rules:
         return _Checked(source, settings, None, [])
-    ctx = ModuleContext(_parse_screened(source, screening, document and document.chunks), settings)
+    module = _parse_screened(source, screening, document and document.chunks)
+    ctx = ModuleContext(module, settings) if document is None else document.context(module, settings)
     return _Checked(source, settings, ctx, _lint(ctx, source, screening.rules))
 
 
@@ -245,7 +254,8 @@ def _ensure_reproduced(ctx: ModuleContext, source: str) -> None:
     rendered = ctx.code
     if rendered == source:
         return
-    line = 1 + next((index for index, (a, b) in enumerate(zip(rendered.splitlines(), source.splitlines())) if a != b), min(rendered.count("\n"), source.count("\n")))
+    ours, theirs = rendered.splitlines(), source.splitlines()
+    line = 1 + next((index for index, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
     raise SourceError(
         f"not fixed: libcst does not reproduce this file exactly (from line {line} on), so a repair would also change"
         " lines no fix touches; file left unchanged",

@@ -220,6 +220,42 @@ async def test_did_open_publishes_a_diagnostic_per_finding(server: LanguageClien
 
 
 @over_stdio
+async def test_open_shows_the_projects_cached_result_at_once_then_checks_and_stores(server: LanguageClient, tmp_path: Path) -> None:
+    from bnfix.cache import CachedOutcome, ResultCache, content_hash
+    from bnfix.config import load_settings
+    from bnfix.engine import Diagnostic
+    from bnfix.process import DEFAULT_MAX_CODE_MB
+
+    project = tmp_path / "cached"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[tool.bnfix]\n", encoding="utf-8")
+    path, other = project / "model.py", project / "other.py"
+    path.write_text(MODEL, encoding="utf-8")
+    other.write_text(SAFE_ONLY, encoding="utf-8")
+    # What `bnfix check` stores for the file, under the key the server computes: made recognisable here.
+    cache = ResultCache.for_run(load_settings([path], {}), ("check", DEFAULT_MAX_CODE_MB))
+    stored = Diagnostic("BNF201", "as stored in the cache", 1, 1, 1, 5)
+    assert cache.store(path, content_hash(MODEL.encode()), CachedOutcome(None, [stored], [], None, None))
+    uri = _open(server, path, MODEL)
+    await _until(lambda: len([params for params in server.published if params.uri == uri]) == 2)
+    cached, checked = [params for params in server.published if params.uri == uri]
+    assert [(d.code, d.message) for d in cached.diagnostics] == [("BNF201", "as stored in the cache")]
+    assert [d.code for d in checked.diagnostics] == ["BNF201", "BNF103", "BNF202"]  # the document, parsed for its fixes
+    # A file the cache does not know: checked, and what was found is stored for the next open or `bnfix check`.
+    assert [d.code for d in await _diagnostics(server, _open(server, other, SAFE_ONLY), 1)] == ["BNF201"]
+    assert [d.code for d in cache.load(other, SAFE_ONLY.encode()).diagnostics] == ["BNF201"]
+    # The command line reads both entries: one key for the server and for it.
+    check = subprocess.run(
+        [sys.executable, "-m", "bnfix", "check", "--format", "json", "model.py", "other.py"],
+        cwd=project, env=SERVER_ENV, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert [(row["code"], row["message"]) for row in json.loads(check.stdout)] == [
+        ("BNF201", "as stored in the cache"),
+        ("BNF201", [d.message for d in checked.diagnostics][0]),
+    ]
+
+
+@over_stdio
 async def test_report_only_findings_are_information(server: LanguageClient, tmp_path: Path) -> None:
     text = textwrap.dedent(
         """\

@@ -183,3 +183,54 @@ def test_fix_all_starts_from_the_last_check_and_leaves_the_check_of_its_result(m
     # The editor then sends the repaired text: its findings are the ones fix all already computed.
     assert engine.check_source(expected.source, settings, document).diagnostics == expected.diagnostics
     assert len(checks) == 1
+
+
+def _every_node(module: cst.Module) -> list[cst.CSTNode]:
+    found: list[cst.CSTNode] = []
+
+    class Collect(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            found.append(node)
+            return True
+
+    module.visit(Collect())
+    return found
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_positions_kept_per_chunk_are_the_whole_modules(name):
+    from bnfix.analysis.context import ModuleContext
+    from bnfix.analysis.positions import Positions
+
+    source = SOURCES[name]
+    document = engine.EditorDocument()
+    newline = "\r\n" if "\r\n" in source else "\r" if "\r" in source else "\n"
+    edited = source + ("" if source.endswith(newline) else newline) + f"x_added = 1{newline}"
+    for text in (source, edited, source):  # the chunks and their positions kept, then reused
+        module = engine.parse(text, document.chunks)
+        ctx = document.context(module, Settings())
+        assert ctx._chunked is not None, "joined from chunks"
+        nodes = _every_node(module)
+        expected = Positions(module)
+        got = ctx.positions_of(nodes)
+        assert [got[node] for node in nodes] == [expected[node] for node in nodes]
+        assert ctx.code == module.code == ModuleContext(module, Settings()).code
+
+
+def test_positions_of_kept_chunks_move_with_the_lines_an_edit_adds_above_them():
+    from bnfix.analysis.positions import Positions
+
+    functions = [f"def build_{index}():\n    return layers.Dense({index})  # {index}\n\n\n" for index in range(12)]
+    source = "from keras import layers\n\n\n" + "".join(functions)
+    document = engine.EditorDocument()
+    versions = [
+        source,
+        source.replace("def build_5", "# a note\nx = [\n    1,\n]\n\n\ndef build_5"),  # lines added in the middle
+        source.replace("def build_2():\n    return layers.Dense(2)  # 2\n\n\n", ""),  # a function removed
+    ]
+    for text in versions:
+        module = engine.parse(text, document.chunks)
+        ctx = document.context(module, Settings())
+        nodes = _every_node(module)
+        got, expected = ctx.positions_of(nodes), Positions(module)
+        assert [got[node] for node in nodes] == [expected[node] for node in nodes]

@@ -13,11 +13,12 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from bnfix.analysis.names import ImportTable
-from bnfix.analysis.positions import Positions
+from bnfix.analysis.positions import ChunkPositions, JoinedPositions, Positions
 from bnfix.settings import Settings
 
 if TYPE_CHECKING:
     from bnfix.analysis.node_index import NodeIndex
+    from bnfix.sources.statement_chunks import ChunkLayout
 
 T = TypeVar("T")
 
@@ -25,10 +26,12 @@ T = TypeVar("T")
 class ModuleContext:
     """One parsed module plus what rules ask of it: imports, positions, parents, settings, shared analyses."""
 
-    def __init__(self, module: cst.Module, settings: Settings) -> None:
+    def __init__(self, module: cst.Module, settings: Settings, chunked: tuple[ChunkLayout, ChunkPositions] | None = None) -> None:
+        """`chunked`: the module was joined from an editor document's chunks, whose positions are kept per chunk."""
         self.module = module
         self.settings = settings
         self._analyses: dict[str, object] = {}
+        self._chunked = chunked
 
     @cached_property
     def imports(self) -> ImportTable:
@@ -58,7 +61,11 @@ class ModuleContext:
         """Ranges for `nodes` (at least): every node's when a rule has already asked for one, else only theirs."""
         if "_positions" in self.__dict__:
             return self._positions
-        positions = Positions(self.module, nodes)
+        if self._chunked is not None:
+            layout, kept = self._chunked
+            positions: Positions | JoinedPositions = kept.of(layout, nodes, self._top_level_of)
+        else:
+            positions = Positions(self.module, nodes)
         self.__dict__["code"] = positions.code  # generated on the way: not generated again
         return positions
 
@@ -67,7 +74,19 @@ class ModuleContext:
         """The module's code, as libcst generates it from the tree (which a few real files do not survive)."""
         if "_positions" in self.__dict__:
             return self._positions.code
+        if self._chunked is not None:
+            layout, kept = self._chunked
+            return kept.code_of(layout)
         return self.module.code
+
+    def _top_level_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """The statement of the module's body that holds `node` (`node` itself if it is one)."""
+        inner = node
+        for ancestor in self.node_index.ancestors(node):
+            if ancestor is self.module:
+                return inner
+            inner = ancestor
+        return None
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.node_index.parent(node)

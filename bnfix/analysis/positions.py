@@ -142,3 +142,87 @@ class Positions:
     def _position(self, offset: int) -> CodePosition:
         line = bisect_right(self._line_starts, offset)
         return CodePosition(line + 1, offset - (self._line_starts[line - 1] if line else 0))
+
+
+class ChunkPositions:
+    """Positions for modules joined from chunks (`sources.statement_chunks.ChunkLayout`), one editor document's.
+
+    A chunk is generated only when it holds a node a finding reports, and its positions (and its code) are kept for
+    the next versions that reuse the chunk: after an edit, only the chunks it touched are generated again. The
+    ranges are the whole module's (tests/test_statement_chunks.py compares them on every node).
+    """
+
+    def __init__(self, versions_kept: int = 3) -> None:
+        self._positions: dict[tuple[int, frozenset[int]], Positions] = {}  # (chunk, wanted nodes) -> their ranges
+        self._codes: dict[int, tuple[cst.Module, str]] = {}  # chunk -> its code
+        self._recent: list[set[int]] = []  # the chunks of the last versions
+        self._versions_kept = versions_kept
+
+    def of(self, layout, nodes: Iterable[cst.CSTNode], top_level_of) -> "JoinedPositions":
+        """Ranges for `nodes` of `layout.module`; `top_level_of(node)` is the top-level statement holding it."""
+        self._remember(layout)
+        wanted: dict[int, list[tuple[cst.CSTNode, cst.CSTNode]]] = {}
+        elsewhere: list[cst.CSTNode] = []  # the module's own header and footer lines, the module itself
+        for node in nodes:
+            top = top_level_of(node)
+            owner = layout.chunk_of(top) if top is not None else None
+            if owner is None:
+                elsewhere.append(node)
+                continue
+            index, own = owner
+            wanted.setdefault(index, []).append((node, own if node is top else node))
+        found: dict[int, tuple[Positions, cst.CSTNode, int]] = {}
+        for index, pairs in wanted.items():
+            part = layout.parts[index]
+            key = (id(part), frozenset(id(local) for _, local in pairs))
+            positions = self._positions.get(key)
+            if positions is None:
+                positions = self._positions[key] = Positions(part, [local for _, local in pairs])
+                self._codes.setdefault(id(part), (part, positions.code))
+            for node, local in pairs:
+                if local in positions:
+                    found[id(node)] = (positions, local, layout.first_lines[index] - 1)
+                else:  # a line moved into this chunk's first statement from the chunk above
+                    elsewhere.append(node)
+        return JoinedPositions(found, Positions(layout.module, elsewhere) if elsewhere else None, self.code_of(layout))
+
+    def code_of(self, layout) -> str:
+        """The joined module's code: its chunks' codes, generated once per chunk."""
+        self._remember(layout)
+        if not all(part.has_trailing_newline for part in layout.parts[:-1]):
+            return layout.module.code  # libcst leaves a chunk's last lone \r out of the chunk's own code
+        for part in layout.parts:
+            if id(part) not in self._codes:
+                self._codes[id(part)] = (part, part.code)
+        return "".join(self._codes[id(part)][1] for part in layout.parts)
+
+    def _remember(self, layout) -> None:
+        current = {id(part) for part in layout.parts}
+        if self._recent and self._recent[-1] == current:
+            return
+        self._recent = [*self._recent, current][-self._versions_kept :]
+        live = set().union(*self._recent)
+        self._positions = {key: value for key, value in self._positions.items() if key[0] in live}
+        self._codes = {key: value for key, value in self._codes.items() if key in live}
+
+
+class JoinedPositions:
+    """`positions[node]` for a joined module: a chunk's range moved down by the lines above the chunk."""
+
+    def __init__(self, found: dict, elsewhere: Positions | None, code: str) -> None:
+        self._found = found
+        self._elsewhere = elsewhere
+        self.code = code
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        entry = self._found.get(id(node))
+        if entry is None:
+            if self._elsewhere is None:
+                raise KeyError(node)
+            return self._elsewhere[node]
+        positions, local, shift = entry
+        where = positions[local]
+        return CodeRange(CodePosition(where.start.line + shift, where.start.column), CodePosition(where.end.line + shift, where.end.column))
+
+    def __contains__(self, node: object) -> bool:
+        return id(node) in self._found or (self._elsewhere is not None and node in self._elsewhere)

@@ -10,13 +10,15 @@ import logging
 import traceback
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from bnfix.cache import CachedOutcome, ResultCache, content_hash
 from bnfix.engine import Diagnostic, EditorDocument, SourceError, fix_one, might_apply
 from bnfix.process import DEFAULT_MAX_CODE_MB, analyse
 from bnfix.rules import enabled_rules
 from bnfix.server.client_settings import settings_for
-from bnfix.server.targets import Target
+from bnfix.server.targets import DocumentTarget, Target
 from bnfix.settings import Settings
 from bnfix.sources.notebooks import NotebookError
 from bnfix.worker_memory import tune_collector
@@ -57,6 +59,7 @@ class Analysis:
     settings: Settings
     findings: tuple[Finding, ...] = ()
     problem: Problem | None = None
+    from_cache: bool = False  # read from the project's result cache: the document is not parsed yet
 
 
 def warm_up() -> None:
@@ -64,14 +67,16 @@ def warm_up() -> None:
     tune_collector()
 
 
-def analyse_with_client_settings(target: Target, overrides: dict[str, Any]) -> tuple[Analysis, str | None]:
+def analyse_with_client_settings(target: Target, overrides: dict[str, Any], use_cache: bool = False) -> tuple[Analysis, str | None]:
     """In the worker: settings for the target's file, then its analysis; and the pyproject error, if any.
 
-    An engine bug is one diagnostic and a log entry, never a dead server.
+    With `use_cache` (a file opened or saved), a result `bnfix check` or this server stored for exactly this text
+    and these settings is used as it is, and a new result is stored; edits in between touch no file. An engine bug
+    is one diagnostic and a log entry, never a dead server.
     """
     settings, config_error = settings_for(target.path, overrides)
     try:
-        return analyse_target(target, settings), config_error
+        return analyse_target(target, settings, use_cache), config_error
     except Exception as error:  # noqa: BLE001 - whatever the engine raises, the editor keeps its server
         logger.error("bnfix failed on %s:\n%s", target.uri, traceback.format_exc())
         uri = next(iter(target.texts), target.uri)
@@ -79,16 +84,56 @@ def analyse_with_client_settings(target: Target, overrides: dict[str, Any]) -> t
         return Analysis(target, settings, problem=problem), config_error
 
 
-def analyse_target(target: Target, settings: Settings) -> Analysis:
+def analyse_target(target: Target, settings: Settings, use_cache: bool = False) -> Analysis:
+    results = ProjectResults.of(target, settings) if use_cache else None
+    if results is not None:
+        outcome = results.load()
+        if outcome is not None:
+            return _analysis_of(target, settings, outcome.diagnostics, outcome.error, from_cache=True)
     module = target.module
     if len(module) > DEFAULT_MAX_CODE_MB * 1_000_000 and might_apply(module, enabled_rules(settings)):
         message = f"not checked: {len(module) / 1_000_000:.1f} MB of code is over bnfix's {DEFAULT_MAX_CODE_MB:g} MB limit"
-        return Analysis(target, settings, problem=_problem(target, 1, 1, message))
-    try:
-        result = analyse(module, settings, fix=False, document=document_of(target))
-    except SourceError as error:
-        return Analysis(target, settings, problem=_problem(target, error.line, error.column, error.message))
-    return Analysis(target, settings, tuple(_place(target, d) for d in result.diagnostics))
+        diagnostics, error = [], (message, 1, 1)
+    else:
+        try:
+            diagnostics, error = analyse(module, settings, fix=False, document=document_of(target)).diagnostics, None
+        except SourceError as problem:
+            diagnostics, error = [], (problem.message, problem.line, problem.column)
+    if results is not None:
+        results.store(diagnostics, error)
+    return _analysis_of(target, settings, diagnostics, error)
+
+
+def _analysis_of(target: Target, settings: Settings, diagnostics: list[Diagnostic], error: tuple[str, int, int] | None, from_cache: bool = False) -> Analysis:
+    if error is not None:
+        return Analysis(target, settings, problem=_problem(target, error[1], error[2], error[0]), from_cache=from_cache)
+    return Analysis(target, settings, tuple(_place(target, d) for d in diagnostics), from_cache=from_cache)
+
+
+@dataclass(frozen=True)
+class ProjectResults:
+    """The project's result cache (`.bnfix_cache` beside its pyproject.toml, or `cache-dir`), for one saved file:
+    what `bnfix check` stored for its text is what the server shows on open or save, and what the server finds
+    then is stored for the next check or open. Only a project's: a file outside any configured project has no
+    cache to share, and the server creates none in whatever directory the editor started it."""
+
+    cache: ResultCache
+    path: Path
+    data: bytes
+
+    @classmethod
+    def of(cls, target: Target, settings: Settings) -> "ProjectResults | None":
+        if not isinstance(target, DocumentTarget) or target.path is None or settings.cache_dir is None:
+            return None
+        data = target.text.encode("utf-8", "surrogateescape")  # the file's bytes, when it is saved as UTF-8
+        return cls(ResultCache.for_run(settings, ("check", DEFAULT_MAX_CODE_MB)), target.path, data)
+
+    def load(self) -> CachedOutcome | None:
+        outcome = self.cache.load(self.path, self.data)
+        return outcome if outcome is not None and outcome.notebook is None else None
+
+    def store(self, diagnostics: list[Diagnostic], error: tuple[str, int, int] | None) -> None:
+        self.cache.store(self.path, content_hash(self.data), CachedOutcome(None, diagnostics, [], error, None))
 
 
 def fix_all(target: Target, settings: Settings) -> dict[str, str]:

@@ -62,17 +62,22 @@ class BnfixLanguageServer(LanguageServer):
 
     # -- analysis --------------------------------------------------------------------------------------------
 
-    def request_check(self, key: str, delay: float = 0.0) -> None:
-        self.scheduler.schedule(key, delay, lambda: self.check(key))
+    def request_check(self, key: str, delay: float = 0.0, use_cache: bool = False) -> None:
+        self.scheduler.schedule(key, delay, lambda: self.check(key, use_cache))
 
-    async def check(self, key: str) -> Analysis | None:
-        """Analyse the target's current texts in the worker; publish unless the target changed meanwhile."""
+    async def check(self, key: str, use_cache: bool = False) -> Analysis | None:
+        """Analyse the target's current texts in the worker; publish unless the target changed meanwhile.
+
+        `use_cache` (a document just opened or saved): what the project's result cache holds for this very text is
+        published at once, and a real check follows, so that the worker has the document parsed for its fixes and
+        edits; a new result is stored there.
+        """
         built = documents.build_target(self.workspace, key)
         if built is None:
             return None
         target, version = built
         try:
-            analysis, config_error = await self.scheduler.run(analyse_with_client_settings, target, self.overrides)
+            analysis, config_error = await self.scheduler.run(analyse_with_client_settings, target, self.overrides, use_cache)
         except WorkerCrashed as error:
             uri = next(iter(target.texts), key)
             analysis, config_error = Analysis(target, Settings(), problem=Problem(uri, (0, 0), (0, 0), str(error))), None
@@ -83,6 +88,9 @@ class BnfixLanguageServer(LanguageServer):
             return None  # stale: a newer check is scheduled
         self.analyses[key] = (version, analysis)
         self.publish(key, analysis)
+        if analysis.from_cache and self.scheduler.pending(key) in (None, asyncio.current_task()):
+            # Once this task is done (scheduling now would cancel it): nothing newer is pending for the document.
+            asyncio.get_running_loop().call_soon(self.request_check, key)
         return analysis
 
     async def current_analysis(self, key: str) -> Analysis | None:
@@ -295,7 +303,7 @@ def create_server() -> BnfixLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: BnfixLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         if documents.target_key(ls.workspace, params.text_document.uri) == params.text_document.uri:
-            ls.request_check(params.text_document.uri)
+            ls.request_check(params.text_document.uri, use_cache=True)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: BnfixLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -307,7 +315,7 @@ def create_server() -> BnfixLanguageServer:
     def did_save(ls: BnfixLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
         key = documents.target_key(ls.workspace, params.text_document.uri)
         if key is not None:
-            ls.request_check(key)
+            ls.request_check(key, use_cache=True)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: BnfixLanguageServer, params: types.DidCloseTextDocumentParams) -> None:

@@ -43,6 +43,7 @@ class StatementChunks:
         self._chunks: dict[str, tuple[int, list[cst.Module]]] = {}  # chunk text -> (version last used, its parses)
         self._version = 0
         self.parsed_last = 0  # chunks the last call parsed (the rest were reused): for tests and benchmarks
+        self.layout: ChunkLayout | None = None  # where the last joined module's chunks lie in its text
 
     def parse(self, source: str, python_tree: ast.Module) -> cst.Module | None:
         """The tree of `source`, given CPython's tree of it; None when it cannot be joined from chunks (parse whole).
@@ -51,16 +52,21 @@ class StatementChunks:
         """
         self._version += 1
         self.parsed_last = 0
-        texts = chunk_texts(source, python_tree)
-        if not texts:
+        self.layout = None
+        lines = _lines(source)
+        cuts = _cuts(lines, python_tree)
+        if not cuts:
             return None
         occurrences: dict[str, int] = {}
         parts = []
-        for text in texts:
+        for text in _texts(lines, cuts):
             occurrence = occurrences[text] = occurrences.get(text, -1) + 1
             parts.append(self._chunk(text, occurrence))
         self._forget_old_versions()
-        return join(parts)
+        joined = join(parts)
+        if joined is not None:
+            self.layout = ChunkLayout(joined, parts, [cut + 1 for cut in cuts[:-1]])
+        return joined
 
     def _chunk(self, text: str, occurrence: int) -> cst.Module:
         _, parses = self._chunks.get(text, (0, []))
@@ -86,7 +92,16 @@ def chunk_texts(source: str, python_tree: ast.Module) -> list[str]:
     comment, a line of spaces) is not cut: a whole parse may give it, and what comes before it, to the block above;
     and libcst's parse of a text ending in blank lines and an indented comment loses the blank lines.
     """
-    lines = io.StringIO(source, newline="").readlines()  # \n, \r\n and a lone \r, as CPython's tokenizer counts lines
+    lines = _lines(source)
+    return _texts(lines, _cuts(lines, python_tree))
+
+
+def _lines(source: str) -> list[str]:
+    return io.StringIO(source, newline="").readlines()  # \n, \r\n and a lone \r, as CPython's tokenizer counts lines
+
+
+def _cuts(lines: list[str], python_tree: ast.Module) -> list[int]:
+    """The 0-based lines where chunks start, and the line count last; empty for a module without statements."""
     cuts = [0]
     previous_end = None
     for first, last in _statement_lines(python_tree):
@@ -99,7 +114,10 @@ def chunk_texts(source: str, python_tree: ast.Module) -> list[str]:
         previous_end = last
     if previous_end is None:
         return []
-    cuts.append(len(lines))
+    return [*cuts, len(lines)]
+
+
+def _texts(lines: list[str], cuts: list[int]) -> list[str]:
     return ["".join(lines[begin:end]) for begin, end in zip(cuts, cuts[1:])]
 
 
@@ -164,3 +182,27 @@ def _holds_block(node: cst.CSTNode) -> bool:
         if isinstance(child, cst.IndentedBlock) or (isinstance(child, _BLOCK_OWNERS) and _holds_block(child)):
             return True
     return False
+
+
+class ChunkLayout:
+    """Where each chunk of a joined module lies: its own parse, the line it starts on, and which of the joined
+    module's top-level statements came from it (a chunk's first statement is a copy when lines from the chunk above
+    were moved in front of it: `chunk_statement` gives the chunk's own).
+
+    Positions are computed per chunk from this (`analysis.positions.ChunkedPositions`): a chunk an edit did not
+    touch keeps its parse, so its nodes' positions within it are the same as before.
+    """
+
+    def __init__(self, module: cst.Module, parts: Sequence[cst.Module], first_lines: list[int]) -> None:
+        self.module = module
+        self.parts = list(parts)
+        self.first_lines = first_lines  # 1-based
+        self._owner: dict[int, tuple[int, cst.BaseStatement]] = {}
+        joined = iter(module.body)
+        for index, part in enumerate(self.parts):
+            for statement in part.body:
+                self._owner[id(next(joined))] = (index, statement)
+
+    def chunk_of(self, statement: cst.CSTNode) -> tuple[int, cst.BaseStatement] | None:
+        """(chunk index, the chunk's own statement) for a top-level statement of the joined module."""
+        return self._owner.get(id(statement))
