@@ -25,6 +25,7 @@ import libcst as cst
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bnfix.analysis.node_index import NodeIndex  # noqa: E402
 from bnfix.analysis.positions import Positions  # noqa: E402
 from bnfix.engine import EditorDocument  # noqa: E402
 from bnfix.settings import Settings  # noqa: E402
@@ -52,22 +53,10 @@ def edits(text: str, count: int, rng: random.Random) -> list[str]:
     return versions
 
 
-def _every_node(module: cst.Module) -> list[cst.CSTNode]:
-    found: list[cst.CSTNode] = []
-
-    class Collect(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            found.append(node)
-            return True
-
-    module.visit(Collect())
-    return found
-
-
 def positions_agree(joined: cst.Module, document: EditorDocument) -> bool:
     """Every node's range from the positions kept per chunk is the whole module's, and so is the code."""
     ctx = document.context(joined, Settings())
-    nodes = _every_node(joined)
+    nodes = NodeIndex(joined).nodes()
     got, expected = ctx.positions_of(nodes), Positions(joined)
     return all(got[node] == expected[node] for node in nodes) and ctx.code == joined.code
 

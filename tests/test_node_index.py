@@ -190,3 +190,16 @@ def test_names_within_is_names_in_from_the_index(name: str, source: str) -> None
     index = NodeIndex(module)
     for node in [module, *module.body, *index.calls]:
         assert index.names_within(node) == names_in(node)
+
+
+def test_nodes_are_every_node_libcst_visits_in_the_same_order():
+    module = cst.parse_module(SYNTAX)
+    visited: list[cst.CSTNode] = []
+
+    class Collect(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            visited.append(node)
+            return True
+
+    module.visit(Collect())
+    assert [id(node) for node in NodeIndex(module).nodes()] == [id(node) for node in visited]

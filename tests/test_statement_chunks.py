@@ -11,6 +11,7 @@ import libcst as cst
 import pytest
 
 from bnfix import engine
+from bnfix.analysis.node_index import NodeIndex
 from bnfix.rules import ALL_RULES
 from bnfix.settings import PlacementPolicy, Settings
 from bnfix.sources.statement_chunks import StatementChunks, chunk_texts
@@ -185,18 +186,6 @@ def test_fix_all_starts_from_the_last_check_and_leaves_the_check_of_its_result(m
     assert len(checks) == 1
 
 
-def _every_node(module: cst.Module) -> list[cst.CSTNode]:
-    found: list[cst.CSTNode] = []
-
-    class Collect(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            found.append(node)
-            return True
-
-    module.visit(Collect())
-    return found
-
-
 @pytest.mark.parametrize("name", list(SOURCES))
 def test_positions_kept_per_chunk_are_the_whole_modules(name):
     from bnfix.analysis.context import ModuleContext
@@ -210,7 +199,7 @@ def test_positions_kept_per_chunk_are_the_whole_modules(name):
         module = engine.parse(text, document.chunks)
         ctx = document.context(module, Settings())
         assert ctx._chunked is not None, "joined from chunks"
-        nodes = _every_node(module)
+        nodes = NodeIndex(module).nodes()
         expected = Positions(module)
         got = ctx.positions_of(nodes)
         assert [got[node] for node in nodes] == [expected[node] for node in nodes]
@@ -231,6 +220,6 @@ def test_positions_of_kept_chunks_move_with_the_lines_an_edit_adds_above_them():
     for text in versions:
         module = engine.parse(text, document.chunks)
         ctx = document.context(module, Settings())
-        nodes = _every_node(module)
+        nodes = NodeIndex(module).nodes()
         got, expected = ctx.positions_of(nodes), Positions(module)
         assert [got[node] for node in nodes] == [expected[node] for node in nodes]

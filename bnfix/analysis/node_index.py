@@ -158,6 +158,10 @@ class NodeIndex:
         self._clock += 1
         self._after[position] = len(self._order)
 
+    def nodes(self) -> list[cst.CSTNode]:
+        """Every node of the module, the module first, in source order."""
+        return list(self._order)
+
     def calls_within(self, node: cst.CSTNode) -> list[cst.Call]:
         """The calls inside `node`, `node` itself included, in source order."""
         first = bisect.bisect_left(self._call_starts, self.start(node))
