@@ -57,7 +57,7 @@ class ModuleContext:
         """Any node's range: the first call computes every node's (for rules that need positions as they go)."""
         return self._positions[node]
 
-    def positions_of(self, nodes: Iterable[cst.CSTNode]) -> Positions:
+    def positions_of(self, nodes: Iterable[cst.CSTNode]) -> Positions | JoinedPositions:
         """Ranges for `nodes` (at least): every node's when a rule has already asked for one, else only theirs."""
         if "_positions" in self.__dict__:
             return self._positions
