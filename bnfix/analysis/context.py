@@ -63,9 +63,8 @@ class ModuleContext:
             return self._positions
         if self._chunked is not None:
             layout, kept = self._chunked
-            positions: Positions | JoinedPositions = kept.of(layout, nodes, self._top_level_of)
-        else:
-            positions = Positions(self.module, nodes)
+            return kept.of(layout, nodes, self._top_level_of)  # the chunks keep their code
+        positions = Positions(self.module, nodes)
         self.__dict__["code"] = positions.code  # generated on the way: not generated again
         return positions
 

@@ -184,7 +184,7 @@ class ChunkPositions:
                     found[id(node)] = (positions, local, layout.first_lines[index] - 1)
                 else:  # a line moved into this chunk's first statement from the chunk above
                     elsewhere.append(node)
-        return JoinedPositions(found, Positions(layout.module, elsewhere) if elsewhere else None, self.code_of(layout))
+        return JoinedPositions(found, Positions(layout.module, elsewhere) if elsewhere else None)
 
     def code_of(self, layout) -> str:
         """The joined module's code: its chunks' codes, generated once per chunk."""
@@ -209,10 +209,9 @@ class ChunkPositions:
 class JoinedPositions:
     """`positions[node]` for a joined module: a chunk's range moved down by the lines above the chunk."""
 
-    def __init__(self, found: dict, elsewhere: Positions | None, code: str) -> None:
+    def __init__(self, found: dict, elsewhere: Positions | None) -> None:
         self._found = found
         self._elsewhere = elsewhere
-        self.code = code
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         entry = self._found.get(id(node))
