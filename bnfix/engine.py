@@ -86,23 +86,24 @@ class EditorDocument:
 def parse(source: str, chunks: StatementChunks | None = None) -> cst.Module:
     # CPython looks first: it refuses the nesting that crashes libcst's parser, and words syntax errors better.
     tree, problem = python_parse(source)
-    return _parse_screened(source, Screening([], problem, tree), chunks)
+    return _parse_given(source, tree, problem, chunks)
 
 
-def _parse_screened(source: str, screening: "Screening", chunks: StatementChunks | None) -> cst.Module:
-    """libcst's tree: joined from the document's kept chunks when there are any (an editor's), else parsed whole.
+def _parse_given(source: str, tree: ast.Module | None, problem: SyntaxProblem | None, chunks: StatementChunks | None) -> cst.Module:
+    """libcst's tree, given CPython's tree or verdict: joined from an editor document's kept chunks when there are
+    any, else parsed whole.
 
     Whatever the chunks cannot give (a chunk libcst refuses, a module whose chunks disagree on its indentation) is
     parsed whole, so errors are worded and placed as a whole parse words and places them.
     """
-    if chunks is not None and screening.tree is not None:
+    if chunks is not None and tree is not None:
         try:
-            joined = chunks.parse(source, screening.tree)
+            joined = chunks.parse(source, tree)
         except (cst.ParserSyntaxError, RecursionError, MemoryError):
             joined = None
         if joined is not None:
             return joined
-    return _parse(source, screening.problem)
+    return _parse(source, problem)
 
 
 def _parse(source: str, problem: SyntaxProblem | None) -> cst.Module:
@@ -191,7 +192,7 @@ def _check(source: str, settings: Settings, document: EditorDocument | None, onl
     screening = screen(source, rules)
     if not screening.rules:
         return _Checked(source, settings, None, [])
-    module = _parse_screened(source, screening, document and document.chunks)
+    module = _parse_given(source, screening.tree, screening.problem, document and document.chunks)
     ctx = ModuleContext(module, settings) if document is None else document.context(module, settings)
     return _Checked(source, settings, ctx, _lint(ctx, source, screening.rules))
 

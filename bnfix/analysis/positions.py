@@ -17,11 +17,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from itertools import accumulate
-from typing import Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 from libcst.metadata import CodePosition, CodeRange
+
+if TYPE_CHECKING:
+    from bnfix.sources.statement_chunks import ChunkLayout
 
 _NEWLINE = re.compile(r"\r\n?|\n")
 
@@ -158,7 +161,9 @@ class ChunkPositions:
         self._recent: list[set[int]] = []  # the chunks of the last versions
         self._versions_kept = versions_kept
 
-    def of(self, layout, nodes: Iterable[cst.CSTNode], top_level_of) -> "JoinedPositions":
+    def of(
+        self, layout: ChunkLayout, nodes: Iterable[cst.CSTNode], top_level_of: Callable[[cst.CSTNode], cst.CSTNode | None]
+    ) -> "JoinedPositions":
         """Ranges for `nodes` of `layout.module`; `top_level_of(node)` is the top-level statement holding it."""
         self._remember(layout)
         wanted: dict[int, list[tuple[cst.CSTNode, cst.CSTNode]]] = {}
@@ -186,7 +191,7 @@ class ChunkPositions:
                     elsewhere.append(node)
         return JoinedPositions(found, Positions(layout.module, elsewhere) if elsewhere else None)
 
-    def code_of(self, layout) -> str:
+    def code_of(self, layout: ChunkLayout) -> str:
         """The joined module's code: its chunks' codes, generated once per chunk."""
         self._remember(layout)
         if not all(part.has_trailing_newline for part in layout.parts[:-1]):
@@ -196,7 +201,7 @@ class ChunkPositions:
                 self._codes[id(part)] = (part, part.code)
         return "".join(self._codes[id(part)][1] for part in layout.parts)
 
-    def _remember(self, layout) -> None:
+    def _remember(self, layout: ChunkLayout) -> None:
         current = {id(part) for part in layout.parts}
         if self._recent and self._recent[-1] == current:
             return
