@@ -19,8 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bnfix.analysis.context import ModuleContext  # noqa: E402
-from bnfix.engine import SourceError, _parse, applicable_rules, screen  # noqa: E402
-from bnfix.rules import ALL_RULES  # noqa: E402
+from bnfix.diagnostics import SourceError  # noqa: E402
+from bnfix.engine import _parse, screen  # noqa: E402
+from bnfix.rules import RULE_CODES, applicable_rules  # noqa: E402
 from bnfix.settings import Settings  # noqa: E402
 from bnfix.sources.files import CHECKED_SUFFIXES, discover, read_source  # noqa: E402
 from bnfix.sources.notebooks import join_cells, read_notebook  # noqa: E402
@@ -47,7 +48,7 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - a bench: count it and go on
             totals["unreadable"] += 1
             continue
-        rules = applicable_rules(source, ALL_RULES)
+        rules = applicable_rules(source, RULE_CODES)
         if not rules:
             continue
         totals["prefiltered"] += 1

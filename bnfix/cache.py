@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bnfix import __version__
-from bnfix.engine import Diagnostic
-from bnfix.fixes.fix import FixSafety
+from bnfix.diagnostics import Diagnostic
+from bnfix.fixes.safety import FixSafety
 from bnfix.settings import Settings
 
 if TYPE_CHECKING:
@@ -177,15 +177,19 @@ def run_key(settings: Settings, mode: tuple) -> str:
 
 def _source_fingerprint() -> str:
     """Size and modification time of every module of bnfix: a changed checkout is a different bnfix."""
-    package = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        digest.update(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+    package = os.path.dirname(os.path.abspath(__file__))
+    modules = []
+    for folder, subfolders, files in os.walk(package):
+        subfolders[:] = [name for name in subfolders if name != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                try:
+                    stat = os.stat(path)
+                except OSError:
+                    continue
+                modules.append(f"{os.path.relpath(path, package)}:{stat.st_size}:{stat.st_mtime_ns}\n")
+    return hashlib.sha256("".join(sorted(modules)).encode()).hexdigest()
 
 
 def _plain(value: Any) -> Any:

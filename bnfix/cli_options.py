@@ -60,11 +60,11 @@ class RunOptions:
 
 def complete_rule_codes(incomplete: str) -> list[str]:
     """Shell completion for --select/--ignore: the codes (after the last comma) that start with what was typed."""
-    from bnfix.config import rule_codes
+    from bnfix.rules import RULE_CODES
 
     head, _, last = incomplete.rpartition(",")
     prefix = f"{head}," if head else ""
-    return [prefix + code for code in rule_codes() if code.startswith(last.upper())]
+    return [prefix + code for code in RULE_CODES if code.startswith(last.upper())]
 
 
 _CODES_HELP = "Comma-separated rule codes or prefixes"

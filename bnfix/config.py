@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
+from bnfix.rules import RULE_CODES
 from bnfix.settings import PlacementPolicy, Settings
 
 class ConfigError(Exception):
@@ -98,15 +99,9 @@ def parse_docs_url(text: str) -> str:
     return text
 
 
-def rule_codes() -> tuple[str, ...]:
-    from bnfix.rules import ALL_RULES
-
-    return tuple(rule.code for rule in ALL_RULES)
-
-
 def parse_rule_selectors(values: Iterable[str], where: str) -> tuple[str, ...]:
     """Codes or prefixes, upper-cased; one that matches no rule is an error that lists the valid codes."""
-    codes = rule_codes()
+    codes = RULE_CODES
     selectors = tuple(str(value).strip().upper() for value in values)
     for selector in selectors:
         if selector != ALL_SELECTOR and not any(code.startswith(selector) for code in codes):
@@ -193,7 +188,7 @@ class SelectionLayer:
 def resolve_selection(layers: Iterable[SelectionLayer]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Settings' (select, ignore) for the layers: a layer's `select` starts over (dropping earlier ignores), its
     `extend-select` adds, its `ignore` removes."""
-    codes = rule_codes()
+    codes = RULE_CODES
 
     def matching(selectors: tuple[str, ...]) -> set[str]:
         return {code for code in codes if any(s == ALL_SELECTOR or code.startswith(s) for s in selectors)}

@@ -8,18 +8,20 @@ and runs again until nothing is left to fix or the pass limit is reached.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import libcst as cst
 from libcst.metadata import CodeRange
 
-from bnfix.rules import Rule, enabled_rules
+from bnfix.diagnostics import Diagnostic, SourceError, SourceResult
+from bnfix.rules import applicable_rules, enabled_codes
 from bnfix.analysis.context import ModuleContext
 from bnfix.analysis.positions import ChunkPositions
-from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.fixes.fix import Fix
+from bnfix.fixes.safety import FixSafety
 from bnfix.fixes.replace import UnsupportedReplacement, replace_nodes
-from bnfix.rules.base import Violation
+from bnfix.rules.base import Rule, Violation
 from bnfix.settings import Settings
 from bnfix.sources.statement_chunks import StatementChunks
 from bnfix.sources.suppressions import find_suppressions
@@ -27,44 +29,6 @@ from bnfix.analysis.syntax_facts import SyntaxFacts
 from bnfix.sources.syntax_check import SyntaxProblem, python_parse
 
 MAX_PASSES = 25
-
-
-class SourceError(Exception):
-    """The source cannot be processed: it does not parse, or a fix produced invalid code."""
-
-    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.column = column
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    code: str
-    message: str
-    line: int  # 1-based
-    column: int  # 1-based
-    end_line: int
-    end_column: int
-    fix_description: str | None = None
-    fix_safety: FixSafety | None = None
-
-    @property
-    def fixable(self) -> bool:
-        return self.fix_safety is not None
-
-
-@dataclass
-class SourceResult:
-    original: str
-    source: str  # the repaired text (equal to `original` when nothing was fixed)
-    diagnostics: list[Diagnostic] = field(default_factory=list)  # what remains to report
-    fixed: list[Diagnostic] = field(default_factory=list)  # what was repaired
-
-    @property
-    def changed(self) -> bool:
-        return self.source != self.original
 
 
 class EditorDocument:
@@ -120,24 +84,6 @@ def _parse(source: str, problem: SyntaxProblem | None) -> cst.Module:
         raise SourceError(f"cannot parse: {type(error).__name__}") from None
 
 
-def might_apply(source: str, rules: Sequence[type[Rule]]) -> bool:
-    """Byte prefilter: a source that mentions none of the names the rules look for is not parsed at all."""
-    return any(_mentions_needle(source, rule) for rule in rules)
-
-
-def _mentions_needle(source: str, rule: type[Rule]) -> bool:
-    return any(needle.decode() in source for needle in rule.needles)
-
-
-def applicable_rules(source: str, rules: Sequence[type[Rule]]) -> list[type[Rule]]:
-    """The prefilter rule by rule: only the rules whose needles the source mentions run on it.
-
-    On keras-team/keras, 71 of the 169 files that pass the prefilter do so only because a test mentions
-    `training=True`; running every rule on them cost as much as parsing the whole repository.
-    """
-    return [rule for rule in rules if _mentions_needle(source, rule)]
-
-
 @dataclass(frozen=True)
 class Screening:
     """What the second prefilter leaves: the rules still to run, and CPython's verdict on the source (its tree, or
@@ -188,7 +134,7 @@ def _check(source: str, settings: Settings, document: EditorDocument | None, onl
     last = document and document.last_check
     if last is not None and last.source == source and last.settings == settings:
         return last  # every rule's findings: `only`'s are among them
-    rules = applicable_rules(source, [rule for rule in enabled_rules(settings) if only in (None, rule.code)])
+    rules = applicable_rules(source, [code for code in enabled_codes(settings) if only in (None, code)])
     screening = screen(source, rules)
     if not screening.rules:
         return _Checked(source, settings, None, [])

@@ -7,15 +7,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
-from bnfix.engine import Diagnostic, EditorDocument, SourceError, SourceResult, check_source, fix_source, might_apply
+from bnfix.diagnostics import Diagnostic, SourceError, SourceResult
 from bnfix.worker_memory import release_if_grown, tune_collector
 from bnfix.cache import CachedOutcome, ResultCache, content_hash
 from bnfix.sources.files import ReadError, SourceText, decode_source, read_bytes, write_atomic
-from bnfix.rules import enabled_rules
-from bnfix.fixes.fix import FixSafety
+from bnfix.rules import enabled_codes, might_apply
+from bnfix.fixes.safety import FixSafety
 from bnfix.settings import Settings
 
 if TYPE_CHECKING:
+    from bnfix.engine import EditorDocument
     from bnfix.sources.notebooks import NotebookMap
 
 NOTEBOOK_SUFFIX = ".ipynb"
@@ -71,6 +72,12 @@ def analyse(source: str, settings: Settings, fix: bool, propose: bool = False, d
 
     `document`: an editor's, kept between its versions (`engine.EditorDocument`).
     """
+    if not might_apply(source, enabled_codes(settings)):
+        return SourceResult(source, source)  # names no rule looks for: nothing to parse
+    # The engine (libcst, the rules) is imported by the first file the prefilter lets through: a run whose files are
+    # all cached, or all left out, never pays for it.
+    from bnfix.engine import check_source, fix_source
+
     try:
         if fix:
             return fix_source(source, settings, document)
@@ -92,7 +99,7 @@ def process_text(
     """Check or fix one decoded source (a module, or a notebook's JSON when `path` ends in .ipynb)."""
     if path.suffix == NOTEBOOK_SUFFIX:
         return _process_notebook(path, text, settings, fix, propose, max_code_mb)
-    if _too_large(text.text, max_code_mb) and might_apply(text.text, enabled_rules(settings)):
+    if _too_large(text.text, max_code_mb) and might_apply(text.text, enabled_codes(settings)):
         return FileResult(path, text.text, text.text, error=_too_large_error(text.text, max_code_mb), text=text)
     try:
         result = analyse(text.text, settings, fix, propose)
@@ -114,8 +121,8 @@ def _too_large_error(code: str, max_code_mb: float) -> FileError:
 
 def _process_notebook(path: Path, text: SourceText, settings: Settings, fix: bool, propose: bool, max_code_mb: float) -> FileResult:
     raw = text.text
-    # Rule names appear unescaped in the JSON, so the byte prefilter works before nbformat is even imported.
-    if not might_apply(raw, enabled_rules(settings)):
+    # Rule names appear unescaped in the JSON, so the text prefilter works before nbformat is even imported.
+    if not might_apply(raw, enabled_codes(settings)):
         return FileResult(path, raw, raw, text=text)
     from bnfix.sources.notebooks import NotebookError, join_cells, read_notebook, split_module, write_notebook
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 import bnfix.process
 from bnfix.cache import DEFAULT_CACHE_DIR, CachedOutcome, ResultCache, content_hash, run_key
 from bnfix.cli import app
-from bnfix.engine import Diagnostic
-from bnfix.fixes.fix import FixSafety
+from bnfix.diagnostics import Diagnostic
+from bnfix.fixes.safety import FixSafety
 from bnfix.process import process_files
 from bnfix.settings import PlacementPolicy, Settings
 from tests.test_cli import BROKEN_PLACEMENT

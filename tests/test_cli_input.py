@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bnfix.cli import app
-from bnfix.config import rule_codes
+from bnfix.rules import RULE_CODES
 
 from tests.test_cli import BROKEN_PLACEMENT, CLEAN, FIXED_PLACEMENT
 
@@ -48,7 +48,7 @@ def test_an_unknown_code_on_the_command_line_exits_2_naming_the_valid_ones(proje
     result = invoke("check", flag, "BNF1,BNF999", str(project))
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert f"error: {flag}: unknown rule code or prefix 'BNF999'; valid codes: {', '.join(rule_codes())}" in result.stderr
+    assert f"error: {flag}: unknown rule code or prefix 'BNF999'; valid codes: {', '.join(RULE_CODES)}" in result.stderr
 
 
 def test_an_unknown_prefix_is_refused_and_known_prefixes_work(project):

@@ -14,7 +14,7 @@ import pytest
 
 from bnfix.engine import check_source, fix_source
 from bnfix.rules import ALL_RULES
-from bnfix.fixes.fix import FixSafety
+from bnfix.fixes.safety import FixSafety
 from bnfix.settings import PlacementPolicy, Settings
 
 ROOT = Path(__file__).resolve().parents[1]

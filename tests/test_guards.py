@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from bnfix.engine import check_source
-from bnfix.fixes.fix import FixSafety
+from bnfix.fixes.safety import FixSafety
 from tests.helpers import assert_fix, settings_for
 
 # Model-zoo style: a builder with a `weights` argument that loads them into the model its helper blocks build.

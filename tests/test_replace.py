@@ -11,7 +11,7 @@ from bnfix import engine
 from bnfix.analysis.context import ModuleContext
 from bnfix.analysis.node_index import NodeIndex
 from bnfix.fixes.replace import UnsupportedReplacement, replace_nodes
-from bnfix.rules import ALL_RULES
+from bnfix.rules import ALL_RULES, applicable_rules, enabled_codes
 from bnfix.settings import PlacementPolicy, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ def _changes(source: str, settings: Settings) -> tuple[cst.Module, list[dict]]:
     """The module and the changes of every fix bnfix finds on it, as separate sets and as one pass's set."""
     module = engine.parse(source)
     ctx = ModuleContext(module, settings)
-    rules = engine.screen(source, engine.applicable_rules(source, engine.enabled_rules(settings))).rules
+    rules = engine.screen(source, applicable_rules(source, enabled_codes(settings))).rules
     found = engine._lint(ctx, source, rules)
     fixes = [item.violation.fix for item in found if item.violation.fix is not None]
     chosen = [item.violation.fix for item in engine._non_overlapping(item for item in found if item.violation.fix)]

@@ -12,7 +12,7 @@ import pytest
 
 from bnfix.analysis.pretrained_bases import APPLICATION_FAMILIES
 from bnfix.engine import check_source
-from bnfix.fixes.fix import FixSafety
+from bnfix.fixes.safety import FixSafety
 from tests.helpers import assert_fix, codes_found, messages, settings_for
 
 HEADER = "import numpy as np\nimport tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n"

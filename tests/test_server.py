@@ -223,7 +223,7 @@ async def test_did_open_publishes_a_diagnostic_per_finding(server: LanguageClien
 async def test_open_shows_the_projects_cached_result_at_once_then_checks_and_stores(server: LanguageClient, tmp_path: Path) -> None:
     from bnfix.cache import CachedOutcome, ResultCache, content_hash
     from bnfix.config import load_settings
-    from bnfix.engine import Diagnostic
+    from bnfix.diagnostics import Diagnostic
     from bnfix.process import DEFAULT_MAX_CODE_MB
 
     project = tmp_path / "cached"

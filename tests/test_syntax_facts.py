@@ -13,7 +13,8 @@ import pytest
 from bnfix import engine
 from bnfix.analysis.syntax_facts import SyntaxFacts
 from bnfix.engine import check_source, fix_source, screen
-from bnfix.rules import ALL_RULES, Rule
+from bnfix.rules import ALL_RULES, RULE_CODES, applicable_rules
+from bnfix.rules.base import Rule
 from bnfix.rules.mode import FrozenBaseInTrainingMode, InferenceInTrainingMode
 from bnfix.rules.preprocessing import AdaptOnAllData
 from bnfix.settings import Settings
@@ -107,7 +108,7 @@ def test_bnf405_screen(source, may_report):
 
 def test_a_file_no_rule_survives_is_never_given_to_libcst(monkeypatch):
     source = HEADER + "def test_dropout(self):\n    out = layers.Dropout(0.5)(x, training=True)\n"
-    assert engine.applicable_rules(source, ALL_RULES)  # the bytes let it through
+    assert applicable_rules(source, RULE_CODES)  # the bytes let it through
 
     def refuse(_source):
         raise AssertionError("libcst parsed a file no rule can report on")
@@ -119,7 +120,7 @@ def test_a_file_no_rule_survives_is_never_given_to_libcst(monkeypatch):
 
 
 def test_a_source_cpython_refuses_keeps_every_rule():
-    rules = engine.applicable_rules("model(x, training=True\n", ALL_RULES)
+    rules = applicable_rules("model(x, training=True\n", RULE_CODES)
     screening = screen("model(x, training=True\n", rules)
     assert screening.rules == rules and screening.tree is None
     assert screening.problem is not None and "syntax error" in screening.problem.message

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Mapping, Union
 
 import libcst as cst
 
-
-class FixSafety(str, enum.Enum):
-    """Ruff's distinction: safe fixes keep behaviour; unsafe ones may change it and need --unsafe-fixes."""
-
-    SAFE = "safe"
-    UNSAFE = "unsafe"
-
+from bnfix.fixes.safety import FixSafety
 
 Replacement = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
 

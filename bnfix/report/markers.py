@@ -7,8 +7,8 @@ definite defect with a known repair); a report-only rule (BNF204's batch sizes) 
 
 from __future__ import annotations
 
-from bnfix.engine import Diagnostic
-from bnfix.fixes.fix import FixSafety
+from bnfix.diagnostics import Diagnostic
+from bnfix.fixes.safety import FixSafety
 from bnfix.rules import rule_by_code
 
 FIX_MARKER = "[*]"

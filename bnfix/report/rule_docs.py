@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from bnfix.fixes.fix import FixSafety
+from bnfix.fixes.safety import FixSafety
 from bnfix.report.rule_links import page_name
 from bnfix.rules import ALL_RULES
 from bnfix.rules.base import Invalid, Rule, Valid

@@ -17,13 +17,13 @@ from typing import Sequence
 from urllib.parse import quote
 
 from bnfix import __version__
-from bnfix.engine import Diagnostic
+from bnfix.diagnostics import Diagnostic
 from bnfix.process import FileResult
 from bnfix.report.edits import TextEdit, text_edits
 from bnfix.report.markers import rule_level
 from bnfix.report.rule_links import rule_url
 from bnfix.rules import ALL_RULES
-from bnfix.fixes.fix import FixSafety
+from bnfix.fixes.safety import FixSafety
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from bnfix.fixes.fix import FixSafety
+from bnfix.fixes.safety import FixSafety
 from bnfix.process import FileResult
 from bnfix.report.markers import FIX_MARKER, shows_marker
 from bnfix.report.style import PLAIN, Palette

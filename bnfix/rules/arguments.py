@@ -14,7 +14,8 @@ from bnfix.fixes.call_edits import remove_arg, rename_keyword
 from bnfix.analysis.layers import BN_LAYERS
 
 from bnfix.analysis.context import ModuleContext
-from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.fixes.fix import Fix
+from bnfix.fixes.safety import FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"

@@ -14,7 +14,8 @@ import libcst as cst
 
 from bnfix.analysis.context import ModuleContext
 from bnfix.analysis.syntax_facts import SyntaxFacts
-from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.fixes.fix import Fix
+from bnfix.fixes.safety import FixSafety
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,6 @@ class Rule:
     name: ClassVar[str]
     summary: ClassVar[str]  # one line for `bnfix rules`
     fix_safety: ClassVar[FixSafety | None] = None  # None: the rule only reports
-    # Byte strings at least one of which a file must contain for the rule to have anything to say.
-    needles: ClassVar[tuple[bytes, ...]] = (b"BatchNormalization",)
     VALID: ClassVar[list[Valid]] = []
     INVALID: ClassVar[list[Invalid]] = []
 
@@ -62,7 +61,8 @@ class Rule:
 
     @classmethod
     def may_report(cls, facts: SyntaxFacts) -> bool:
-        """A necessary condition for `check` to report anything, on CPython's tree of a file that passed `needles`.
+        """A necessary condition for `check` to report anything, on CPython's tree of a file that passed the
+        catalogue's needles (`bnfix.rules.CATALOGUE`).
 
         False only when `check` certainly finds nothing: the file then skips libcst's parse if no other rule
         needs it. A rule whose findings need more than its needles overrides this (tests/test_syntax_facts.py).

@@ -16,7 +16,8 @@ from bnfix.analysis.pretrained_bases import PretrainedBase, pretrained_base
 from bnfix.analysis.names import dotted_name
 from bnfix.analysis.context import ModuleContext
 from bnfix.analysis.syntax_facts import SyntaxFacts, dotted, is_true
-from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.fixes.fix import Fix
+from bnfix.fixes.safety import FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
 
 _HEADER = "import numpy as np\nimport tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n"
@@ -76,7 +77,6 @@ class InferenceInTrainingMode(Rule):
     name = "inference-in-training-mode"
     summary = "model(x, training=True) used for predictions outside a training step"
     fix_safety = FixSafety.UNSAFE
-    needles = (b"training=True", b"training = True")
 
     VALID = [
         Valid(_HEADER + _MODEL + "y = model(x, training=False)\n"),
@@ -280,7 +280,6 @@ class FrozenBaseInTrainingMode(Rule):
     name = "frozen-base-training-mode"
     summary = "frozen pretrained base with BatchNormalization called without training=False in a functional model"
     fix_safety = FixSafety.SAFE
-    needles = (b"trainable=False", b"trainable = False")
 
     VALID = [
         Valid(_HEADER + _RESNET + _FROZEN_CALL.replace("base(inputs)", "base(inputs, training=False)")),

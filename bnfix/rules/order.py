@@ -11,7 +11,8 @@ from bnfix.analysis.calls import keyword_arg, positional_args
 from bnfix.fixes.call_edits import set_keyword
 from bnfix.analysis.layers import ACTIVATION_POSITION, LINEAR, StepKind
 from bnfix.analysis.context import ModuleContext
-from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.fixes.fix import Fix
+from bnfix.fixes.safety import FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
 from bnfix.rules.pretrained import guard_pretrained
 from bnfix.settings import PlacementPolicy

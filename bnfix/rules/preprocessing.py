@@ -17,7 +17,7 @@ from bnfix.analysis.dataflow import FITTING_METHODS, module_flows
 from bnfix.analysis.dataflow_values import Array, Concat, FitEvent, Flow, ModelEvent, Scaler, SplitEvent
 from bnfix.analysis.context import ModuleContext
 from bnfix.analysis.syntax_facts import SyntaxFacts
-from bnfix.fixes.fix import FixSafety
+from bnfix.fixes.safety import FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
 from bnfix.rules.preprocessing_fixes import (
     adapt_fix,
@@ -35,8 +35,6 @@ from bnfix.rules.preprocessing_fixes import (
 from bnfix.fixes.statement_edits import TakenNames
 
 
-# A file must name a scaler class to have one: "Scaler" covers Standard/MinMax/Robust/MaxAbs.
-_SCALER_NEEDLES = (b"Scaler", b"QuantileTransformer", b"PowerTransformer", b"Normalizer")
 _SK = "import numpy as np\nfrom sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split\n"
 _KERAS = "import numpy as np\nfrom tensorflow.keras import layers\nfrom sklearn.model_selection import train_test_split\n"
 
@@ -82,7 +80,6 @@ class ScalerRefitOnEvaluationData(Rule):
     name = "scaler-refit-on-eval-data"
     summary = "a scaler fit on training data is fit again on evaluation data"
     fix_safety = FixSafety.SAFE
-    needles = _SCALER_NEEDLES
 
     VALID = [
         Valid(_SK + "scaler = StandardScaler()\nx_train = scaler.fit_transform(x_train)\nx_test = scaler.transform(x_test)\n"),
@@ -173,7 +170,6 @@ class SecondScalerOnEvaluationData(Rule):
     name = "second-scaler-on-eval-data"
     summary = "a second scaler is fit on evaluation data instead of reusing the training scaler"
     fix_safety = FixSafety.SAFE
-    needles = _SCALER_NEEDLES
 
     VALID = [
         Valid(_SK + "scaler = StandardScaler()\nx_train = scaler.fit_transform(x_train)\nx_test = scaler.transform(x_test)\n"),
@@ -289,7 +285,6 @@ class RawEvaluationData(Rule):
     name = "raw-evaluation-data"
     summary = "a model fit on scaled data is evaluated or used on raw data"
     fix_safety = FixSafety.SAFE
-    needles = _SCALER_NEEDLES
 
     VALID = [
         Valid(_SK + "scaler = StandardScaler()\nx_train_scaled = scaler.fit_transform(x_train)\n"
@@ -454,7 +449,6 @@ class ScalerFitBeforeSplit(Rule):
     name = "scaler-fit-before-split"
     summary = "a scaler is fit on all the data that train_test_split later divides"
     fix_safety = FixSafety.SAFE
-    needles = _SCALER_NEEDLES
 
     VALID = [
         Valid(_SK + "X_train, X_test, y_train, y_test = train_test_split(X, y)\nscaler = StandardScaler()\n"
@@ -577,7 +571,6 @@ class AdaptOnAllData(Rule):
     name = "adapt-on-all-data"
     summary = "a Normalization layer is adapted on data that includes evaluation data"
     fix_safety = FixSafety.SAFE
-    needles = (b"Normalization",)
 
     VALID = [
         Valid(_KERAS + "X_train, X_test, y_train, y_test = train_test_split(X, y)\nnorm = layers.Normalization()\n"

@@ -11,7 +11,8 @@ import libcst as cst
 from bnfix.analysis.data_roles import Role, Roles, name_stem
 from bnfix.analysis.dataflow_values import Array, FitEvent, Flow, ModelEvent, SplitEvent
 from bnfix.analysis.context import ModuleContext
-from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.fixes.fix import Fix
+from bnfix.fixes.safety import FixSafety
 from bnfix.fixes.statement_edits import StatementEdits, TakenNames, name_reads, parse_statement
 
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from bnfix.analysis.chains import Chain
 from bnfix.analysis.context import ModuleContext
 from bnfix.analysis.weights import weight_sources
-from bnfix.fixes.fix import FixSafety
+from bnfix.fixes.safety import FixSafety
 from bnfix.rules.base import Violation
 
 

@@ -13,7 +13,8 @@ from bnfix.analysis.model_layers import model_resolver
 
 from bnfix.rules.arguments import literal_number, momentum_arg
 from bnfix.analysis.context import ModuleContext
-from bnfix.fixes.fix import Fix, FixSafety
+from bnfix.fixes.fix import Fix
+from bnfix.fixes.safety import FixSafety
 from bnfix.rules.base import Invalid, Rule, Valid, Violation
 from bnfix.analysis.sample_count import SampleCounter
 from bnfix.analysis.training_budget import TrainingBudget, batch_size_of, fit_argument, training_budget

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from bnfix.cache import CachedOutcome, ResultCache, content_hash
-from bnfix.engine import Diagnostic, EditorDocument, SourceError, fix_one, might_apply
+from bnfix.diagnostics import Diagnostic, SourceError
+from bnfix.engine import EditorDocument, fix_one
 from bnfix.process import DEFAULT_MAX_CODE_MB, analyse
-from bnfix.rules import enabled_rules
+from bnfix.rules import enabled_codes, might_apply
 from bnfix.server.client_settings import settings_for
 from bnfix.server.targets import DocumentTarget, Target
 from bnfix.settings import Settings
@@ -91,7 +92,7 @@ def analyse_target(target: Target, settings: Settings, use_cache: bool = False) 
         if outcome is not None:
             return _analysis_of(target, settings, outcome.diagnostics, outcome.error, from_cache=True)
     module = target.module
-    if len(module) > DEFAULT_MAX_CODE_MB * 1_000_000 and might_apply(module, enabled_rules(settings)):
+    if len(module) > DEFAULT_MAX_CODE_MB * 1_000_000 and might_apply(module, enabled_codes(settings)):
         message = f"not checked: {len(module) / 1_000_000:.1f} MB of code is over bnfix's {DEFAULT_MAX_CODE_MB:g} MB limit"
         diagnostics, error = [], (message, 1, 1)
     else:

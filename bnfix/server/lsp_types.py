@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from bnfix.fixes.fix import FixSafety
+from bnfix.fixes.safety import FixSafety
 from bnfix.report.rule_links import rule_url
 from bnfix.server.analysis import Finding, Place, Problem
 

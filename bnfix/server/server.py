@@ -14,7 +14,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from bnfix import __version__
-from bnfix.fixes.fix import FixSafety
+from bnfix.fixes.safety import FixSafety
 from bnfix.rules import rule_by_code
 from bnfix.server import documents
 from bnfix.server.analysis import Analysis, Finding, FixError, Place, Problem, analyse_with_client_settings, fix_all, fix_finding
