@@ -35,7 +35,7 @@ class ModuleContext:
 
     @cached_property
     def imports(self) -> ImportTable:
-        return ImportTable(self.module)
+        return ImportTable(self.node_index)
 
     @cached_property
     def node_index(self) -> "NodeIndex":

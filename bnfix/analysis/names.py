@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from bnfix.analysis.node_index import walk
+from bnfix.analysis.node_index import NodeIndex
 
 # Everything after one of these prefixes is the public Keras namespace.
 _KERAS_PREFIXES = (
@@ -23,6 +23,7 @@ _KERAS_PREFIXES = (
     "keras.",
 )
 
+_DEFINITIONS = (cst.FunctionDef, cst.ClassDef)
 RECURRENT_LAYERS = frozenset(
     {"SimpleRNN", "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "RNN", "Bidirectional", "CuDNNLSTM", "CuDNNGRU"}
 )
@@ -51,14 +52,50 @@ def keras_path(qualified: str) -> str | None:
 class ImportTable:
     """The names a module binds by import, and what they stand for."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, index: NodeIndex) -> None:
+        """From the module's node index, which lists every import and definition in source order: no walk."""
         self.aliases: dict[str, str] = {}
         self.star_modules: list[str] = []
-        collector = _ImportCollector(self)
-        walk(module, collector)  # a read-only pass: the plain loop, not libcst's rebuilding visit
-        for name in collector.local_definitions:
+        for statement in index.imports:
+            if isinstance(statement, cst.Import):
+                self._add_import(statement)
+            else:
+                self._add_import_from(statement)
+        # Module-level definitions (not nested in a class or function) shadow imports of the same name.
+        self._local_definitions = {
+            definition.name.value
+            for definition in index.definitions
+            if not any(type(outer) in _DEFINITIONS for outer in index.ancestors(definition))
+        }
+        for name in self._local_definitions:
             self.aliases.pop(name, None)
-        self._local_definitions = collector.local_definitions
+
+    def _add_import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = dotted_name(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.aliases[alias.asname.name.value] = full
+            else:  # `import tensorflow.keras` binds `tensorflow`
+                head = full.split(".")[0]
+                self.aliases[head] = head
+
+    def _add_import_from(self, node: cst.ImportFrom) -> None:
+        if node.relative or node.module is None:
+            return
+        module = dotted_name(node.module)
+        if module is None:
+            return
+        if isinstance(node.names, cst.ImportStar):
+            self.star_modules.append(module)
+            return
+        for alias in node.names:
+            name = dotted_name(alias.name)
+            if name is None:
+                continue
+            bound = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            self.aliases[bound] = f"{module}.{name}"
 
     def qualified_name(self, node: cst.BaseExpression) -> str | None:
         """The fully qualified dotted name behind `node`, if it starts at an import."""
@@ -108,60 +145,3 @@ class ImportTable:
         if qualified and qualified.startswith("sklearn."):
             return qualified[len("sklearn.") :]
         return None
-
-
-class _ImportCollector(cst.CSTVisitor):
-    def __init__(self, table: ImportTable) -> None:
-        self.table = table
-        self.local_definitions: set[str] = set()
-        self._depth = 0
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        # Imports and definitions are statements: nothing inside an expression can bind one, so skip them all.
-        return not isinstance(node, cst.BaseExpression) and super().on_visit(node)
-
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            full = dotted_name(alias.name)
-            if full is None:
-                continue
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self.table.aliases[alias.asname.name.value] = full
-            else:  # `import tensorflow.keras` binds `tensorflow`
-                head = full.split(".")[0]
-                self.table.aliases[head] = head
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if node.relative or node.module is None:
-            return
-        module = dotted_name(node.module)
-        if module is None:
-            return
-        if isinstance(node.names, cst.ImportStar):
-            self.table.star_modules.append(module)
-            return
-        for alias in node.names:
-            name = dotted_name(alias.name)
-            if name is None:
-                continue
-            bound = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
-            self.table.aliases[bound] = f"{module}.{name}"
-
-    # Module-level definitions shadow imports of the same name.
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        if self._depth == 0:
-            self.local_definitions.add(node.name.value)
-        self._depth += 1
-        return True
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self._depth -= 1
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        if self._depth == 0:
-            self.local_definitions.add(node.name.value)
-        self._depth += 1
-        return True
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self._depth -= 1

@@ -125,7 +125,14 @@ class NodeIndex:
         self.calls: list[cst.Call] = []
         self.statements: list[cst.SimpleStatementLine] = []
         self.names: list[cst.Name] = []
+        self.imports: list[cst.Import | cst.ImportFrom] = []
+        self.definitions: list[cst.FunctionDef | cst.ClassDef] = []  # functions and classes, nested ones too
+        self._listed = {
+            cst.Call: self.calls, cst.Name: self.names, cst.SimpleStatementLine: self.statements,
+            cst.Import: self.imports, cst.ImportFrom: self.imports, cst.FunctionDef: self.definitions, cst.ClassDef: self.definitions,
+        }
         self._index(module, -1)
+        del self._listed
         self._call_starts = [self.start(call) for call in self.calls]
         self._name_starts = [self.start(name) for name in self.names]
 
@@ -140,12 +147,9 @@ class NodeIndex:
         self._after.append(0)
         self._clock += 1
         kind = type(node)
-        if kind is cst.Call:
-            self.calls.append(node)  # type: ignore[arg-type]
-        elif kind is cst.Name:
-            self.names.append(node)  # type: ignore[arg-type]
-        elif kind is cst.SimpleStatementLine:
-            self.statements.append(node)  # type: ignore[arg-type]
+        listed = self._listed.get(kind)
+        if listed is not None:
+            listed.append(node)
         for name in _CHILD_FIELDS.get(kind) or child_fields(kind):
             value = getattr(node, name)
             value_kind = type(value)
