@@ -25,7 +25,7 @@ import libcst as cst
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bnfix.analysis.node_index import NodeIndex  # noqa: E402
+from bnfix.analysis.node_index import all_nodes  # noqa: E402
 from bnfix.analysis.positions import Positions  # noqa: E402
 from bnfix.engine import EditorDocument  # noqa: E402
 from bnfix.settings import Settings  # noqa: E402
@@ -56,7 +56,7 @@ def edits(text: str, count: int, rng: random.Random) -> list[str]:
 def positions_agree(joined: cst.Module, document: EditorDocument) -> bool:
     """Every node's range from the positions kept per chunk is the whole module's, and so is the code."""
     ctx = document.context(joined, Settings())
-    nodes = NodeIndex(joined).nodes()
+    nodes = all_nodes(joined)
     got, expected = ctx.positions_of(nodes), Positions(joined)
     return all(got[node] == expected[node] for node in nodes) and ctx.code == joined.code
 

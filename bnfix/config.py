@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from bnfix.rules import RULE_CODES
 from bnfix.settings import PlacementPolicy, Settings
 
+
 class ConfigError(Exception):
     """A configuration problem the user must fix (exit code 2)."""
 

@@ -11,7 +11,7 @@ import libcst as cst
 import pytest
 
 from bnfix import engine
-from bnfix.analysis.node_index import NodeIndex
+from bnfix.analysis.node_index import all_nodes
 from bnfix.rules import ALL_RULES
 from bnfix.settings import PlacementPolicy, Settings
 from bnfix.sources.statement_chunks import StatementChunks, chunk_texts
@@ -199,7 +199,7 @@ def test_positions_kept_per_chunk_are_the_whole_modules(name):
         module = engine.parse(text, document.chunks)
         ctx = document.context(module, Settings())
         assert ctx._chunked is not None, "joined from chunks"
-        nodes = NodeIndex(module).nodes()
+        nodes = all_nodes(module)
         expected = Positions(module)
         got = ctx.positions_of(nodes)
         assert [got[node] for node in nodes] == [expected[node] for node in nodes]
@@ -220,6 +220,6 @@ def test_positions_of_kept_chunks_move_with_the_lines_an_edit_adds_above_them():
     for text in versions:
         module = engine.parse(text, document.chunks)
         ctx = document.context(module, Settings())
-        nodes = NodeIndex(module).nodes()
+        nodes = all_nodes(module)
         got, expected = ctx.positions_of(nodes), Positions(module)
         assert [got[node] for node in nodes] == [expected[node] for node in nodes]

@@ -19,6 +19,11 @@ from libcst import MaybeSentinel
 
 # Class -> the names of its child fields, in the order libcst's own visitor visits them (source order).
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# Whitespace, comments and line breaks, and everything they hold (only more of them): over half the nodes of a
+# module, and nothing any analysis asks about, so the index leaves them out (`NodeIndex`).
+UNINDEXED = frozenset(
+    {cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.TrailingWhitespace, cst.Newline, cst.EmptyLine, cst.Comment}
+)
 
 
 def child_fields(node_class: type) -> tuple[str, ...]:
@@ -106,8 +111,23 @@ def _own_hook(visitor: cst.CSTVisitor, name: str) -> Callable | None:
     return getattr(visitor, name)
 
 
+def all_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """Every node of `node`'s tree, whitespace included, `node` first, in libcst's visiting (source) order."""
+    found: list[cst.CSTNode] = []
+    _collect(node, found)
+    return found
+
+
+def _collect(node: cst.CSTNode, found: list[cst.CSTNode]) -> None:
+    found.append(node)
+    for child in children(node):
+        _collect(child, found)
+
+
 class NodeIndex:
-    """Every node of a module in source order, with its parent and extent.
+    """Every node of a module in source order, with its parent and extent; whitespace, comments and line breaks
+    (`UNINDEXED`) left out: they have no parent, start or end here, and a walk replayed from the index calls no
+    hook of theirs (a visitor that has one is walked the plain way).
 
     Nodes are looked up by `id()`: libcst's `CSTNode.__hash__` is a Python method, and hashing each node into four
     dictionaries was a third of building the index. The index keeps every node alive, so no id is reused while
@@ -155,16 +175,13 @@ class NodeIndex:
             value_kind = type(value)
             if value_kind is tuple or value_kind is list:
                 for child in value:
-                    self._index(child, position)
-            elif value is not None and value_kind is not MaybeSentinel:
+                    if type(child) not in UNINDEXED:
+                        self._index(child, position)
+            elif value is not None and value_kind is not MaybeSentinel and value_kind not in UNINDEXED:
                 self._index(value, position)
         self._end_at[position] = self._clock
         self._clock += 1
         self._after[position] = len(self._order)
-
-    def nodes(self) -> list[cst.CSTNode]:
-        """Every node of the module, the module first, in source order."""
-        return list(self._order)
 
     def calls_within(self, node: cst.CSTNode) -> list[cst.Call]:
         """The calls inside `node`, `node` itself included, in source order."""
@@ -182,8 +199,12 @@ class NodeIndex:
         """`walk(node, visitor)` (the whole module by default) replayed from the index: the same `visit_X` and
         `leave_X` calls in the same order, without descending through every node's fields again; only nodes of
         a class the visitor has a hook for cost more than a dictionary look-up."""
-        if type(visitor).on_visit is not cst.CSTVisitor.on_visit or type(visitor).on_leave is not cst.CSTVisitor.on_leave:
-            walk(node if node is not None else self._order[0], visitor)  # hooks on every node: nothing to save
+        if (
+            type(visitor).on_visit is not cst.CSTVisitor.on_visit
+            or type(visitor).on_leave is not cst.CSTVisitor.on_leave
+            or any(hook is not None for kind in UNINDEXED for hook in _hooks(visitor, kind))
+        ):
+            walk(node if node is not None else self._order[0], visitor)  # hooks the index cannot replay
             return
         order, after = self._order, self._after
         position = 0 if node is None else self._position[id(node)]
