@@ -1,7 +1,7 @@
 """What CPython's own tree says about a module: enough for a rule to rule itself out before libcst parses it.
 
-The text prefilter (the rule catalogue's needles) lets a file through when it merely mentions what a rule looks for (`training=True`,
-`trainable = False`, `Normalization`). On keras-team/keras that is 169 files, and 115 of them have no call any rule
+The text prefilter (the rule catalogue's needles) lets a file through when it merely mentions what a rule looks
+for (`training=True`, `trainable = False`, `Normalization`). On keras-team/keras that is 169 files, and 115 of them have no call any rule
 could report: a layer, not a model, called with `training=True` in a test. libcst's parse costs 5-10x CPython's,
 which the syntax pre-check runs anyway; so each rule may state a necessary condition on this tree
 (`Rule.may_report`), and a file none of whose rules pass it is never parsed by libcst.
