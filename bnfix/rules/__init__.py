@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from bnfix.rules.base import Rule
     from bnfix.settings import Settings
 
+    ALL_RULES: tuple[type[Rule], ...]  # built on first use, by `__getattr__` below
+
 
 class CatalogueEntry(NamedTuple):
     code: str
