@@ -20,3 +20,14 @@ def test_positional_activation_index_matches_keras(layer, position):
 def test_layer_names_exist_in_keras():
     for name in (BN_LAYERS - {"SyncBatchNormalization"}) | DROPOUT_LAYERS:
         assert hasattr(keras.layers, name), name
+
+
+def test_layer_aliases_are_exactly_the_other_names_keras_gives_its_layer_classes():
+    from bnfix.analysis.names import LAYER_ALIASES
+
+    exported = {
+        name: value.__name__
+        for name in dir(keras.layers)
+        if not name.startswith("_") and inspect.isclass(value := getattr(keras.layers, name)) and value.__name__ != name
+    }
+    assert LAYER_ALIASES == exported

@@ -24,6 +24,32 @@ _KERAS_PREFIXES = (
 )
 
 _DEFINITIONS = (cst.FunctionDef, cst.ClassDef)
+# Other names Keras exports for the same layer classes (`keras.layers.Convolution2D is keras.layers.Conv2D`; the
+# Keras 1 names live on in old tutorials): rules see the class itself. tests/test_layer_tables.py checks the table
+# against the installed Keras.
+LAYER_ALIASES = {
+    "Convolution1D": "Conv1D",
+    "Convolution2D": "Conv2D",
+    "Convolution3D": "Conv3D",
+    "Convolution1DTranspose": "Conv1DTranspose",
+    "Convolution2DTranspose": "Conv2DTranspose",
+    "Convolution3DTranspose": "Conv3DTranspose",
+    "SeparableConvolution1D": "SeparableConv1D",
+    "SeparableConvolution2D": "SeparableConv2D",
+    "AvgPool1D": "AveragePooling1D",
+    "AvgPool2D": "AveragePooling2D",
+    "AvgPool3D": "AveragePooling3D",
+    "MaxPool1D": "MaxPooling1D",
+    "MaxPool2D": "MaxPooling2D",
+    "MaxPool3D": "MaxPooling3D",
+    "GlobalAvgPool1D": "GlobalAveragePooling1D",
+    "GlobalAvgPool2D": "GlobalAveragePooling2D",
+    "GlobalAvgPool3D": "GlobalAveragePooling3D",
+    "GlobalMaxPool1D": "GlobalMaxPooling1D",
+    "GlobalMaxPool2D": "GlobalMaxPooling2D",
+    "GlobalMaxPool3D": "GlobalMaxPooling3D",
+    "GroupQueryAttention": "GroupedQueryAttention",
+}
 RECURRENT_LAYERS = frozenset(
     {"SimpleRNN", "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "RNN", "Bidirectional", "CuDNNLSTM", "CuDNNGRU"}
 )
@@ -123,14 +149,15 @@ class ImportTable:
         return path
 
     def keras_layer(self, node: cst.BaseExpression) -> str | None:
-        """The class name when `node` refers to a Keras layer class (`BatchNormalization`), else None."""
+        """The class name when `node` refers to a Keras layer class (`BatchNormalization`; `Conv2D` for its alias
+        `Convolution2D`), else None."""
         path = self.keras_name(node)
         if not path:
             return None
         parts = path.split(".")
         if parts[0] != "layers" or len(parts) < 2:
             return None
-        return parts[-1]
+        return LAYER_ALIASES.get(parts[-1], parts[-1])
 
     def local_name_for(self, qualified_suffix: str) -> str | None:
         """A name already bound to `keras.<qualified_suffix>` (e.g. `layers.Activation`), if any."""

@@ -127,6 +127,12 @@ class BNPlacement(Rule):
             _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation("relu")])\n',
             options={"policy": "pre"},
         ),
+        # A layer by another name Keras gives it (`Convolution2D` is `Conv2D`), with the fused activation split out.
+        Invalid(
+            _IMPORTS + 'm = keras.Sequential([layers.Convolution2D(8, 3, activation="relu"), layers.BatchNormalization()])\n',
+            _IMPORTS + 'm = keras.Sequential([layers.Convolution2D(8, 3), layers.BatchNormalization(), layers.Activation("relu")])\n',
+            options={"policy": "pre"},
+        ),
         # Under `post` the layer no longer feeds BN: its bias comes back in the same fix.
         Invalid(
             _IMPORTS + 'm = keras.Sequential([layers.Dense(4, use_bias=False), layers.BatchNormalization(), layers.Activation("relu")])\n',
