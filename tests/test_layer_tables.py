@@ -31,3 +31,9 @@ def test_layer_aliases_are_exactly_the_other_names_keras_gives_its_layer_classes
         if not name.startswith("_") and inspect.isclass(value := getattr(keras.layers, name)) and value.__name__ != name
     }
     assert LAYER_ALIASES == exported
+
+
+def test_the_models_table_holds_everything_keras_models_exports():
+    from bnfix.analysis.names import MODELS_EXPORTS
+
+    assert {name for name in dir(keras.models) if not name.startswith("_")} <= MODELS_EXPORTS

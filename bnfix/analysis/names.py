@@ -50,6 +50,12 @@ LAYER_ALIASES = {
     "GlobalMaxPool3D": "GlobalMaxPooling3D",
     "GroupQueryAttention": "GroupedQueryAttention",
 }
+# Everything `keras.models` exports (Keras 3, and 2's `model_from_yaml`/`model_from_config`): beside
+# `from keras.layers import *`, a `from keras.models import *` must not claim `Conv2D` (found in
+# divamgupta/image-segmentation-keras). tests/test_layer_tables.py checks it against the installed Keras.
+MODELS_EXPORTS = frozenset(
+    {"Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model", "model_from_yaml", "model_from_config"}
+)
 RECURRENT_LAYERS = frozenset(
     {"SimpleRNN", "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "RNN", "Bidirectional", "CuDNNLSTM", "CuDNNGRU"}
 )
@@ -133,10 +139,23 @@ class ImportTable:
             target = self.aliases[head]
             return f"{target}.{rest}" if rest else target
         if head not in self._local_definitions:
-            for module in self.star_modules:  # `from keras.layers import *`
-                if keras_path(module + ".") is not None:
-                    return f"{module}.{dotted}"
+            module = self._star_module_of(head)
+            if module is not None:
+                return f"{module}.{dotted}"
         return None
+
+    def _star_module_of(self, name: str) -> str | None:
+        """The Keras module a `from ... import *` gave `name`: `keras.models` for what it exports (the last such
+        import wins, as in Python), else a layers module, else the first Keras module star-imported."""
+        keras_modules = [(module, keras_path(module + ".")) for module in self.star_modules]
+        keras_modules = [(module, path) for module, path in keras_modules if path is not None]
+        if name in MODELS_EXPORTS:
+            models = [module for module, path in keras_modules if path == "models."]
+            if models:
+                return models[-1]
+        layers = [module for module, path in keras_modules if path.startswith("layers.")]
+        candidates = layers or [module for module, path in keras_modules if path != "models."] or [module for module, _ in keras_modules]
+        return candidates[0] if candidates else None
 
     def keras_name(self, node: cst.BaseExpression) -> str | None:
         """`layers.BatchNormalization`, `activations.relu`, `ops.relu`... for a Keras reference, else None."""
