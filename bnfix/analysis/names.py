@@ -154,7 +154,7 @@ class ImportTable:
             if models:
                 return models[-1]
         layers = [module for module, path in keras_modules if path.startswith("layers.")]
-        candidates = layers or [module for module, path in keras_modules if path != "models."] or [module for module, _ in keras_modules]
+        candidates = layers or [module for module, _ in keras_modules]
         return candidates[0] if candidates else None
 
     def keras_name(self, node: cst.BaseExpression) -> str | None:
