@@ -101,6 +101,9 @@ class ImportTable:
         }
         for name in self._local_definitions:
             self.aliases.pop(name, None)
+        # Star-imported Keras modules with their Keras paths ("layers.", "models."), in import order.
+        paths = ((module, keras_path(module + ".")) for module in self.star_modules)
+        self._keras_stars = [(module, path) for module, path in paths if path is not None]
 
     def _add_import(self, node: cst.Import) -> None:
         for alias in node.names:
@@ -147,14 +150,12 @@ class ImportTable:
     def _star_module_of(self, name: str) -> str | None:
         """The Keras module a `from ... import *` gave `name`: `keras.models` for what it exports (the last such
         import wins, as in Python), else a layers module, else the first Keras module star-imported."""
-        keras_modules = [(module, keras_path(module + ".")) for module in self.star_modules]
-        keras_modules = [(module, path) for module, path in keras_modules if path is not None]
         if name in MODELS_EXPORTS:
-            models = [module for module, path in keras_modules if path == "models."]
+            models = [module for module, path in self._keras_stars if path == "models."]
             if models:
                 return models[-1]
-        layers = [module for module, path in keras_modules if path.startswith("layers.")]
-        candidates = layers or [module for module, _ in keras_modules]
+        layers = [module for module, path in self._keras_stars if path.startswith("layers.")]
+        candidates = layers or [module for module, _ in self._keras_stars]
         return candidates[0] if candidates else None
 
     def keras_name(self, node: cst.BaseExpression) -> str | None:
