@@ -158,7 +158,7 @@ def fix_source(source: str, settings: Settings, document: EditorDocument | None 
             break
         if current is source:
             _ensure_reproduced(checked.ctx, source)
-        new_source = _apply(checked.ctx, [item.violation.fix for item in chosen]).code
+        new_source = _repaired_text(checked.ctx, [item.violation.fix for item in chosen], document)
         try:
             # A repair may bring in a name another rule looks for: the prefilters run again on the repaired text.
             repaired = _check(new_source, settings, document)
@@ -184,13 +184,26 @@ def fix_one(source: str, settings: Settings, code: str, line: int, column: int, 
     for item in checked.found:
         if (item.diagnostic.code, item.diagnostic.line, item.diagnostic.column) == (code, line, column) and item.violation.fix is not None:
             _ensure_reproduced(checked.ctx, source)
-            new_source = _apply(checked.ctx, [item.violation.fix]).code
+            new_source = _repaired_text(checked.ctx, [item.violation.fix], document)
             try:
                 parse(new_source, document and document.chunks)
             except SourceError as error:
                 raise SourceError(f"internal error: the {code} fix produced invalid code ({error.message})") from None
             return new_source
     return None
+
+
+def _repaired_text(ctx: ModuleContext, fixes: list[Fix], document: EditorDocument | None) -> str:
+    """The code of `ctx`'s module with `fixes` applied. An editor's document keeps the chunks a repair changed as
+    parsed (`StatementChunks.expect`), so the check of the repaired text parses none of them; unless an import was
+    added: libcst's AddImportsVisitor writes an import's commas as defaults, which its parser never gives."""
+    new_module = _apply(ctx, fixes)
+    layout = ctx.chunk_layout
+    if document is not None and layout is not None and not any(fix.imports for fix in fixes):
+        joined = document.chunks.expect(layout, new_module)
+        if joined is not None:
+            return joined
+    return new_module.code
 
 
 def _ensure_reproduced(ctx: ModuleContext, source: str) -> None:

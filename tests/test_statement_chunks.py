@@ -186,6 +186,88 @@ def test_fix_all_starts_from_the_last_check_and_leaves_the_check_of_its_result(m
     assert len(checks) == 1
 
 
+REPAIRED = [name for name in SOURCES if " example " in name or name.startswith("fixtures/")]
+# keras-contrib's tensorboard_test.py, reduced: under `pre`, the repair adds Activation to the import, and libcst's
+# AddImportsVisitor writes the import's commas as defaults, which its parser never gives.
+IMPORT_ADDED = (
+    "from keras.layers import Layer, Input, Dense, BatchNormalization\n\n\n"
+    "def build(inp):\n    hidden = Dense(8, activation='relu')(inp)\n    hidden = BatchNormalization()(hidden)\n"
+    "    return hidden\n"
+)
+
+
+@pytest.mark.parametrize("settings", [*SETTINGS, Settings(unsafe_fixes=True)], ids=["default", "pre-unsafe", "unsafe"])
+def test_fix_all_keeps_each_repaired_chunk_as_libcst_would_parse_its_code(settings, monkeypatch):
+    """What `StatementChunks.expect` keeps in place of a parse must be that parse, for every fix of every example
+    and fixture; and the repaired text it joins from the chunks must be the repaired module's code."""
+    expect = StatementChunks.expect
+    kept: list[tuple[str, cst.Module]] = []
+
+    def checked_expect(self, layout, repaired):
+        before = {id(parse) for _, parses in self._chunks.values() for parse in parses}
+        text = expect(self, layout, repaired)
+        if text is not None:
+            assert text == repaired.code
+        kept.extend((code, parse) for code, (_, parses) in self._chunks.items() for parse in parses if id(parse) not in before)
+        return text
+
+    monkeypatch.setattr(StatementChunks, "expect", checked_expect)
+    for name in [*REPAIRED, "import added"]:
+        source = IMPORT_ADDED if name == "import added" else SOURCES[name]
+        local = dataclasses.replace(settings_for(**_options(name)), policy=settings.policy, unsafe_fixes=settings.unsafe_fixes)
+        document = engine.EditorDocument()
+        engine.check_source(source, local, document)
+        assert engine.fix_source(source, local, document) == engine.fix_source(source, local), name
+    assert len(kept) > 20  # the fixes did go through it
+    for code, parse in kept:
+        assert parse.code == code
+        assert parse.deep_equals(cst.parse_module(code)), code
+
+
+def _options(name: str) -> dict:
+    code, _, index = name.partition(" example ")
+    if not index:
+        return {}
+    example = (lambda rule: (rule.INVALID + rule.VALID)[int(index)])(next(rule for rule in ALL_RULES if rule.code == code))
+    return example.options
+
+
+@pytest.mark.parametrize("quick_fix_first", [False, True], ids=["fix all", "a quick fix, then fix all"])
+def test_fix_all_parses_none_of_the_chunks_it_repaired(quick_fix_first):
+    source = (ROOT / "fixtures" / "pytorch_momentum.py").read_text(encoding="utf-8")
+    settings = Settings(unsafe_fixes=True)
+    document = engine.EditorDocument()
+    found = engine.check_source(source, settings, document).diagnostics
+    if quick_fix_first:  # what an editor asks for first; its result is parsed, but never sent back
+        quick = engine.fix_one(source, settings, found[0].code, found[0].line, found[0].column, document)
+        assert quick is not None and quick != source and document.chunks.parsed_last == 0
+    result = engine.fix_source(source, settings, document)
+    assert result.changed and result.fixed
+    assert document.chunks.parsed_last == 0
+    assert document.chunks.layout.module.code == result.source
+
+
+def test_repairs_kept_as_parsed_never_share_a_node_in_one_tree():
+    """Two quick fixes of one function share its untouched nodes: a text holding both repairs is parsed afresh."""
+    head = "from keras import layers\n\n\n"
+    function = "def build():\n    a = layers.BatchNormalization(momentum=0.1)\n    b = layers.BatchNormalization(momentum=0.2)\n    return a, b\n\n\n"
+    tail = "model = build()\n"
+    source = head + function + tail
+    settings = Settings(unsafe_fixes=True)
+    document = engine.EditorDocument()
+    first, second = [d for d in engine.check_source(source, settings, document).diagnostics if d.code == "BNF202"]
+    one = engine.fix_one(source, settings, first.code, first.line, first.column, document)
+    other = engine.fix_one(source, settings, second.code, second.line, second.column, document)
+    repaired_one, repaired_other = (text[len(head) : -len(tail)] for text in (one, other))
+    assert repaired_one != repaired_other
+    both = head + repaired_one + repaired_other.replace("def build", "def build_again") + tail
+    for text in (other, head + repaired_one + repaired_other + tail, both):
+        module = engine.parse(text, document.chunks)
+        assert module.deep_equals(cst.parse_module(text))
+        nodes = [id(node) for node in all_nodes(module)]
+        assert len(set(nodes)) == len(nodes)
+
+
 @pytest.mark.parametrize("name", list(SOURCES))
 def test_positions_kept_per_chunk_are_the_whole_modules(name):
     from bnfix.analysis.context import ModuleContext

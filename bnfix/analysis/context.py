@@ -33,6 +33,11 @@ class ModuleContext:
         self._analyses: dict[str, object] = {}
         self._chunked = chunked
 
+    @property
+    def chunk_layout(self) -> ChunkLayout | None:
+        """Where the chunks lie of a module joined from an editor document's chunks; None for one parsed whole."""
+        return self._chunked[0] if self._chunked is not None else None
+
     @cached_property
     def imports(self) -> ImportTable:
         return ImportTable(self.node_index)

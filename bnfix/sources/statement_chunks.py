@@ -44,6 +44,10 @@ class StatementChunks:
         self._version = 0
         self.parsed_last = 0  # chunks the last call parsed (the rest were reused): for tests and benchmarks
         self.layout: ChunkLayout | None = None  # where the last joined module's chunks lie in its text
+        # The repairs kept as parsed (`expect`): each one's first parse, and each first parse's live repair (both
+        # hold the trees they are keyed by, so that no id is reused while it is a key).
+        self._root_of: dict[int, tuple[cst.Module, cst.Module]] = {}
+        self._family: dict[int, tuple[cst.Module, str, cst.Module]] = {}
 
     def parse(self, source: str, python_tree: ast.Module) -> cst.Module | None:
         """The tree of `source`, given CPython's tree of it; None when it cannot be joined from chunks (parse whole).
@@ -59,14 +63,75 @@ class StatementChunks:
             return None
         occurrences: dict[str, int] = {}
         parts = []
-        for text in _texts(lines, cuts):
+        texts = _texts(lines, cuts)
+        for text in texts:
             occurrence = occurrences[text] = occurrences.get(text, -1) + 1
             parts.append(self._chunk(text, occurrence))
         self._forget_old_versions()
         joined = join(parts)
         if joined is not None:
-            self.layout = ChunkLayout(joined, parts, [cut + 1 for cut in cuts[:-1]])
+            self.layout = ChunkLayout(joined, parts, [cut + 1 for cut in cuts[:-1]], texts)
         return joined
+
+    def expect(self, layout: ChunkLayout, repaired: cst.Module) -> str | None:
+        """Keep, as parsed, the chunks of `repaired`: the module of `layout` (one this parser joined) with some nodes
+        replaced (a fix); return the repaired text, joined from the chunks' texts, or None when it is not known so.
+
+        A fix rebuilds only the statements it changes, so the repaired text's chunks are known as trees before the
+        text is parsed again: each changed chunk is its own parse with the changed statements put in, kept under its
+        code, and the check of the repaired text joins them instead of parsing them (fix all repairs half of a
+        BN-dense module's chunks at once), and only those chunks are generated. Such a tree equals libcst's parse of
+        its code as long as every fix builds the nodes the parser would (tests/test_statement_chunks.py checks that
+        on every fix of every rule example and fixture). A repair that adds or removes top-level statements, or
+        touches the module's own header or footer (an import added), is generated and parsed as any edit.
+        """
+        module = layout.module
+        if len(repaired.body) != len(module.body):
+            return None
+        if repaired.header is not module.header or repaired.footer is not module.footer:
+            return None
+        texts = list(layout.texts)
+        start = 0
+        for index, part in enumerate(layout.parts):
+            end = start + len(part.body)
+            before, after = module.body[start:end], repaired.body[start:end]
+            start = end
+            if all(old is new for old, new in zip(before, after)):
+                continue
+            own = _own_statements(part, before, after)
+            if own is None:
+                return None
+            candidate = part.with_changes(body=own)
+            texts[index] = candidate.code
+            self._keep_derived(part, layout.texts[index], texts[index], candidate)
+        if not all(part.has_trailing_newline for part in layout.parts[:-1]):
+            return None  # libcst leaves a chunk's last lone \r out of the chunk's own code
+        return "".join(texts)
+
+    def _keep_derived(self, part: cst.Module, text: str, new_text: str, candidate: cst.Module) -> None:
+        """Keep `candidate`, a repair of the chunk `part` (of `text`), under `new_text`.
+
+        A repair shares every node it left alone with the parse it was made from, and no node may sit twice in one
+        tree. So `part` is dropped (its text, should it come back, is parsed again), and each first parse keeps one
+        repair at most: a new one drops the one before (every quick fix the editor asks about is one).
+        """
+        root = self._root_of.get(id(part), (part, part))[1]
+        self._drop(text, part)
+        live = self._family.get(id(root))
+        if live is not None:
+            self._drop(live[1], live[2])
+        self._family[id(root)] = (root, new_text, candidate)
+        self._root_of[id(candidate)] = (candidate, root)
+        _, parses = self._chunks.get(new_text, (0, []))
+        self._chunks[new_text] = (self._version, [*parses, candidate])
+
+    def _drop(self, text: str, parse: cst.Module) -> None:
+        version, parses = self._chunks.get(text, (0, []))
+        kept = [kept_parse for kept_parse in parses if kept_parse is not parse]
+        if kept:
+            self._chunks[text] = (version, kept)
+        else:
+            self._chunks.pop(text, None)
 
     def _chunk(self, text: str, occurrence: int) -> cst.Module:
         _, parses = self._chunks.get(text, (0, []))
@@ -81,6 +146,29 @@ class StatementChunks:
         stale = [text for text, (version, _) in self._chunks.items() if version <= oldest]
         for text in stale:
             del self._chunks[text]
+        if self._root_of:
+            kept = {id(parse) for _, parses in self._chunks.values() for parse in parses}
+            self._root_of = {key: entry for key, entry in self._root_of.items() if key in kept}
+            self._family = {key: entry for key, entry in self._family.items() if id(entry[2]) in kept}
+
+
+def _own_statements(
+    part: cst.Module, before: Sequence[cst.BaseStatement], after: Sequence[cst.BaseStatement]
+) -> list[cst.BaseStatement] | None:
+    """The chunk's own statements with the repaired ones put in; None if a repair changed the lines moved in front
+    of the chunk's first statement from the chunk above (they are not the chunk's to keep)."""
+    own: list[cst.BaseStatement] = []
+    for position, (mine, old, new) in enumerate(zip(part.body, before, after)):
+        if new is old:
+            own.append(mine)
+            continue
+        if position == 0 and old is not mine:  # the joined copy: lines from the chunk above lead it
+            moved = len(old.leading_lines) - len(mine.leading_lines)
+            if len(new.leading_lines) < moved or any(a is not b for a, b in zip(new.leading_lines[:moved], old.leading_lines)):
+                return None
+            new = new.with_changes(leading_lines=new.leading_lines[moved:])
+        own.append(new)
+    return own
 
 
 def chunk_texts(source: str, python_tree: ast.Module) -> list[str]:
@@ -193,10 +281,11 @@ class ChunkLayout:
     touch keeps its parse, so its nodes' positions within it are the same as before.
     """
 
-    def __init__(self, module: cst.Module, parts: Sequence[cst.Module], first_lines: list[int]) -> None:
+    def __init__(self, module: cst.Module, parts: Sequence[cst.Module], first_lines: list[int], texts: Sequence[str]) -> None:
         self.module = module
         self.parts = list(parts)
         self.first_lines = first_lines  # 1-based
+        self.texts = list(texts)  # each chunk's text, its key among the parsed chunks
         self._owner: dict[int, tuple[int, cst.BaseStatement]] = {}
         joined = iter(module.body)
         for index, part in enumerate(self.parts):
