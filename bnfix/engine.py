@@ -40,11 +40,11 @@ class EditorDocument:
         self.positions = ChunkPositions()
         self.last_check: _Checked | None = None
 
-    def context(self, module: cst.Module, settings: Settings) -> ModuleContext:
+    def context(self, module: cst.Module, settings: Settings, python: tuple[str, SyntaxFacts] | None = None) -> ModuleContext:
         """The context of a module this document's chunks gave (its positions then kept per chunk)."""
         layout = self.chunks.layout
         chunked = (layout, self.positions) if layout is not None and layout.module is module else None
-        return ModuleContext(module, settings, chunked)
+        return ModuleContext(module, settings, chunked, python)
 
 
 def parse(source: str, chunks: StatementChunks | None = None) -> cst.Module:
@@ -92,6 +92,7 @@ class Screening:
     rules: list[type[Rule]]
     problem: SyntaxProblem | None
     tree: ast.Module | None = None
+    facts: SyntaxFacts | None = None
 
 
 def screen(source: str, rules: Sequence[type[Rule]]) -> Screening:
@@ -107,7 +108,7 @@ def screen(source: str, rules: Sequence[type[Rule]]) -> Screening:
     if tree is None:
         return Screening(list(rules), problem)
     facts = SyntaxFacts(tree)
-    return Screening([rule for rule in rules if rule.may_report(facts)], None, tree)
+    return Screening([rule for rule in rules if rule.may_report(facts)], None, tree, facts)
 
 
 def check_source(source: str, settings: Settings, document: EditorDocument | None = None) -> SourceResult:
@@ -139,7 +140,8 @@ def _check(source: str, settings: Settings, document: EditorDocument | None, onl
     if not screening.rules:
         return _Checked(source, settings, None, [])
     module = _parse_given(source, screening.tree, screening.problem, document and document.chunks)
-    ctx = ModuleContext(module, settings) if document is None else document.context(module, settings)
+    python = (source, screening.facts) if screening.facts is not None else None
+    ctx = ModuleContext(module, settings, python=python) if document is None else document.context(module, settings, python)
     return _Checked(source, settings, ctx, _lint(ctx, source, screening.rules))
 
 

@@ -13,11 +13,13 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from bnfix.analysis.names import ImportTable
-from bnfix.analysis.positions import ChunkPositions, JoinedPositions, Positions
+from bnfix.analysis.positions import ChunkPositions, JoinedPositions, PlacedPositions, Positions, placed_directly
 from bnfix.settings import Settings
 
 if TYPE_CHECKING:
+    from bnfix.analysis.call_positions import CallPositions
     from bnfix.analysis.node_index import NodeIndex
+    from bnfix.analysis.syntax_facts import SyntaxFacts
     from bnfix.sources.statement_chunks import ChunkLayout
 
 T = TypeVar("T")
@@ -26,12 +28,20 @@ T = TypeVar("T")
 class ModuleContext:
     """One parsed module plus what rules ask of it: imports, positions, parents, settings, shared analyses."""
 
-    def __init__(self, module: cst.Module, settings: Settings, chunked: tuple[ChunkLayout, ChunkPositions] | None = None) -> None:
-        """`chunked`: the module was joined from an editor document's chunks, whose positions are kept per chunk."""
+    def __init__(
+        self,
+        module: cst.Module,
+        settings: Settings,
+        chunked: tuple[ChunkLayout, ChunkPositions] | None = None,
+        python: tuple[str, SyntaxFacts] | None = None,
+    ) -> None:
+        """`chunked`: the module was joined from an editor document's chunks, whose positions are kept per chunk.
+        `python`: the module's text and what CPython's tree of it says, which places calls and their arguments."""
         self.module = module
         self.settings = settings
         self._analyses: dict[str, object] = {}
         self._chunked = chunked
+        self._python = python
 
     @property
     def chunk_layout(self) -> ChunkLayout | None:
@@ -62,16 +72,36 @@ class ModuleContext:
         """Any node's range: the first call computes every node's (for rules that need positions as they go)."""
         return self._positions[node]
 
-    def positions_of(self, nodes: Iterable[cst.CSTNode]) -> Positions | JoinedPositions:
-        """Ranges for `nodes` (at least): every node's when a rule has already asked for one, else only theirs."""
+    def positions_of(self, nodes: Iterable[cst.CSTNode]) -> Positions | JoinedPositions | PlacedPositions:
+        """Ranges for `nodes` (at least): every node's when a rule has already asked for one, else only theirs.
+
+        Where they come from, cheapest first: an editor document's chunks that kept them from an earlier version;
+        CPython's tree, for calls and their arguments (no code generated); the code generated for what is left.
+        """
         if "_positions" in self.__dict__:
             return self._positions
+        place = self._call_positions.range_of if self._call_positions is not None else None
         if self._chunked is not None:
             layout, kept = self._chunked
-            return kept.of(layout, nodes, self._top_level_of)  # the chunks keep their code
-        positions = Positions(self.module, nodes)
+            return kept.of(layout, nodes, self._top_level_of, place)  # the chunks keep their code
+        placed: dict[int, CodeRange] = {}
+        rest = list(nodes)
+        if place is not None:
+            placed, rest = placed_directly(rest, place)
+            if not rest:
+                return PlacedPositions(placed, None)
+        positions = Positions(self.module, rest)
         self.__dict__["code"] = positions.code  # generated on the way: not generated again
-        return positions
+        return PlacedPositions(placed, positions) if placed else positions
+
+    @cached_property
+    def _call_positions(self) -> CallPositions | None:
+        if self._python is None:
+            return None
+        from bnfix.analysis.call_positions import CallPositions
+
+        source, facts = self._python
+        return CallPositions(source, facts.calls, facts.fstrings, self.node_index)
 
     @cached_property
     def code(self) -> str:

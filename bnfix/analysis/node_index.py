@@ -147,9 +147,11 @@ class NodeIndex:
         self.names: list[cst.Name] = []
         self.imports: list[cst.Import | cst.ImportFrom] = []
         self.definitions: list[cst.FunctionDef | cst.ClassDef] = []  # functions and classes, nested ones too
+        self.formatted_strings: list[cst.FormattedString] = []
         self._listed = {
             cst.Call: self.calls, cst.Name: self.names, cst.SimpleStatementLine: self.statements,
             cst.Import: self.imports, cst.ImportFrom: self.imports, cst.FunctionDef: self.definitions, cst.ClassDef: self.definitions,
+            cst.FormattedString: self.formatted_strings,
         }
         self._index(module, -1)
         del self._listed

@@ -162,9 +162,17 @@ class ChunkPositions:
         self._versions_kept = versions_kept
 
     def of(
-        self, layout: ChunkLayout, nodes: Iterable[cst.CSTNode], top_level_of: Callable[[cst.CSTNode], cst.CSTNode | None]
+        self,
+        layout: ChunkLayout,
+        nodes: Iterable[cst.CSTNode],
+        top_level_of: Callable[[cst.CSTNode], cst.CSTNode | None],
+        place: Callable[[cst.CSTNode], CodeRange | None] | None = None,
     ) -> "JoinedPositions":
-        """Ranges for `nodes` of `layout.module`; `top_level_of(node)` is the top-level statement holding it."""
+        """Ranges for `nodes` of `layout.module`; `top_level_of(node)` is the top-level statement holding it.
+
+        A chunk that kept its nodes' ranges from an earlier version gives them; in the others, `place` gives what
+        it can (CPython's tree), and the chunk is generated only for what is left.
+        """
         self._remember(layout)
         wanted: dict[int, list[tuple[cst.CSTNode, cst.CSTNode]]] = {}
         elsewhere: list[cst.CSTNode] = []  # the module's own header and footer lines, the module itself
@@ -176,11 +184,15 @@ class ChunkPositions:
                 continue
             index, own = owner
             wanted.setdefault(index, []).append((node, own if node is top else node))
-        found: dict[int, tuple[Positions, cst.CSTNode, int]] = {}
+        found: dict[int, tuple[Positions | _ChunkRanges, cst.CSTNode, int]] = {}
         for index, pairs in wanted.items():
             part = layout.parts[index]
             key = (id(part), frozenset(id(local) for _, local in pairs))
             positions = self._positions.get(key)
+            if positions is None and place is not None:
+                positions = _ChunkRanges.placed(part, pairs, place, layout.first_lines[index] - 1)
+                if positions is not None:
+                    self._positions[key] = positions
             if positions is None:
                 positions = self._positions[key] = Positions(part, [local for _, local in pairs])
                 self._codes.setdefault(id(part), (part, positions.code))
@@ -211,6 +223,35 @@ class ChunkPositions:
         self._codes = {key: value for key, value in self._codes.items() if key in live}
 
 
+class _ChunkRanges:
+    """A chunk's ranges that `place` gave (CPython's tree), kept as `Positions` would be: within the chunk."""
+
+    def __init__(self, part: cst.Module, ranges: dict[int, CodeRange]) -> None:
+        self._part = part  # keeps the chunk's nodes alive, so no id in `_ranges` (or the cache's key) is reused
+        self._ranges = ranges
+
+    @classmethod
+    def placed(
+        cls, part: cst.Module, pairs: list[tuple[cst.CSTNode, cst.CSTNode]], place: Callable[[cst.CSTNode], CodeRange | None], shift: int
+    ) -> "_ChunkRanges | None":
+        """The ranges of every (node, chunk's own node) pair of `part`, if `place` gives them all; else None."""
+        ranges: dict[int, CodeRange] = {}
+        for node, local in pairs:
+            where = place(node) if node is local else None
+            if where is None:
+                return None
+            ranges[id(local)] = CodeRange(
+                CodePosition(where.start.line - shift, where.start.column), CodePosition(where.end.line - shift, where.end.column)
+            )
+        return cls(part, ranges)
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        return self._ranges[id(node)]
+
+    def __contains__(self, node: object) -> bool:
+        return id(node) in self._ranges
+
+
 class JoinedPositions:
     """`positions[node]` for a joined module: a chunk's range moved down by the lines above the chunk."""
 
@@ -230,3 +271,37 @@ class JoinedPositions:
 
     def __contains__(self, node: object) -> bool:
         return id(node) in self._found or (self._elsewhere is not None and node in self._elsewhere)
+
+
+class PlacedPositions:
+    """`positions[node]` for nodes placed without generating code (`analysis.call_positions`), and the others'."""
+
+    def __init__(self, placed: dict[int, CodeRange], generated: Positions | JoinedPositions | None) -> None:
+        self._placed = placed
+        self._generated = generated
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        where = self._placed.get(id(node))
+        if where is not None:
+            return where
+        if self._generated is None:
+            raise KeyError(node)
+        return self._generated[node]
+
+    def __contains__(self, node: object) -> bool:
+        return id(node) in self._placed or (self._generated is not None and node in self._generated)
+
+
+def placed_directly(
+    nodes: Iterable[cst.CSTNode], place: Callable[[cst.CSTNode], CodeRange | None]
+) -> tuple[dict[int, CodeRange], list[cst.CSTNode]]:
+    """The ranges `place` gives (by node id), and the nodes it could not place."""
+    placed: dict[int, CodeRange] = {}
+    rest: list[cst.CSTNode] = []
+    for node in nodes:
+        where = place(node)
+        if where is None:
+            rest.append(node)
+        else:
+            placed[id(node)] = where
+    return placed, rest

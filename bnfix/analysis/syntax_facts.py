@@ -44,6 +44,7 @@ class SyntaxFacts:
         self.calls: list[ast.Call] = []
         self.assignments: list[ast.Assign | ast.AnnAssign | ast.NamedExpr] = []
         self.scopes: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = []
+        self.fstrings: list[ast.JoinedStr] = []
         self.identifiers: set[str] = set()  # every Name, attribute and imported name
         self._statement_calls: set[int] = set()  # ids of calls that are a whole expression statement
         for node in _walk(tree):
@@ -62,6 +63,8 @@ class SyntaxFacts:
                 self._statement_calls.add(id(node.value))  # type: ignore[attr-defined]
             elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef or kind is ast.ClassDef:
                 self.scopes.append(node)  # type: ignore[arg-type]
+            elif kind is ast.JoinedStr:
+                self.fstrings.append(node)  # type: ignore[arg-type]
 
     def is_statement(self, call: ast.Call) -> bool:
         """`call(...)` on a line of its own: its result is thrown away."""
