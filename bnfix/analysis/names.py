@@ -104,6 +104,9 @@ class ImportTable:
         # Star-imported Keras modules with their Keras paths ("layers.", "models."), in import order.
         paths = ((module, keras_path(module + ".")) for module in self.star_modules)
         self._keras_stars = [(module, path) for module, path in paths if path is not None]
+        # keras_name per node of the module (by id; the index keeps them alive): rules ask it of each callee 4-5 times.
+        self._index = index
+        self._keras_names: dict[int, str | None] = {}
 
     def _add_import(self, node: cst.Import) -> None:
         for alias in node.names:
@@ -160,6 +163,15 @@ class ImportTable:
 
     def keras_name(self, node: cst.BaseExpression) -> str | None:
         """`layers.BatchNormalization`, `activations.relu`, `ops.relu`... for a Keras reference, else None."""
+        key = id(node)
+        if key in self._keras_names:
+            return self._keras_names[key]
+        name = self._keras_name(node)
+        if node in self._index:  # a node built by a rule may be gone, and its id reused, by the next question
+            self._keras_names[key] = name
+        return name
+
+    def _keras_name(self, node: cst.BaseExpression) -> str | None:
         qualified = self.qualified_name(node)
         if qualified is None:
             return None

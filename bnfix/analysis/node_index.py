@@ -185,6 +185,10 @@ class NodeIndex:
         self._clock += 1
         self._after[position] = len(self._order)
 
+    def __contains__(self, node: object) -> bool:
+        """Whether `node` is one of the module's indexed nodes."""
+        return id(node) in self._position
+
     def calls_within(self, node: cst.CSTNode) -> list[cst.Call]:
         """The calls inside `node`, `node` itself included, in source order."""
         first = bisect.bisect_left(self._call_starts, self.start(node))
