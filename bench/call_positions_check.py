@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,19 +21,12 @@ import libcst as cst
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from corpus import python_files  # noqa: E402  (bench/corpus.py, beside this script)
+
 from bnfix.analysis.call_positions import CallPositions  # noqa: E402
 from bnfix.analysis.node_index import NodeIndex  # noqa: E402
 from bnfix.analysis.positions import Positions  # noqa: E402
 from bnfix.analysis.syntax_facts import SyntaxFacts  # noqa: E402
-
-
-def python_files(paths: list[str]):
-    for path in map(Path, paths):
-        if path.is_file():
-            yield path
-            continue
-        for root, _, names in os.walk(path):
-            yield from (Path(root, name) for name in sorted(names) if name.endswith(".py"))
 
 
 def main() -> int:
@@ -42,7 +34,7 @@ def main() -> int:
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--limit-mb", type=float, default=2.0, help="skip files larger than this")
     args = parser.parse_args()
-    counts = {"files": 0, "unreadable": 0, "pairing_given_up": 0, "placed": 0, "left_to_codegen": 0}
+    counts = {"files": 0, "unreadable": 0, "no_call_placed": 0, "placed": 0, "left_to_codegen": 0}
     mismatches: list[dict] = []
     start = time.perf_counter()
     for path in python_files(args.paths):
@@ -60,8 +52,8 @@ def main() -> int:
         facts = SyntaxFacts(tree)
         placed = CallPositions(source, facts.calls, facts.fstrings, index)
         nodes = [node for call in index.calls for node in (call, *call.args)]
-        if index.calls and placed.range_of(index.calls[0]) is None and not placed._pairs():
-            counts["pairing_given_up"] += 1
+        if index.calls and not placed.placed_calls:
+            counts["no_call_placed"] += 1
         generated = Positions(module) if nodes else None
         for node in nodes:
             where = placed.range_of(node)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,8 @@ import libcst as cst
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from corpus import python_files  # noqa: E402  (bench/corpus.py, beside this script)
 
 from bnfix import engine  # noqa: E402
 from bnfix.rules import RULE_CODES, might_apply  # noqa: E402
@@ -33,15 +34,6 @@ SETTINGS = {
     "unsafe": Settings(unsafe_fixes=True),
     "pre-unsafe": Settings(policy=PlacementPolicy.PRE, unsafe_fixes=True),
 }
-
-
-def python_files(paths: list[str]):
-    for path in map(Path, paths):
-        if path.is_file():
-            yield path
-            continue
-        for root, _, names in os.walk(path):
-            yield from (Path(root, name) for name in sorted(names) if name.endswith(".py"))
 
 
 def main() -> int:

@@ -37,6 +37,11 @@ class CallPositions:
         self._paired: dict[int, ast.Call] | None = None  # id(libcst call) -> its CPython call, made on first use
         self._lines: list[str] | None = None
 
+    @property
+    def placed_calls(self) -> int:
+        """How many of the module's calls CPython's tree places (none when the two trees disagree)."""
+        return len(self._pairs())
+
     def range_of(self, node: cst.CSTNode) -> CodeRange | None:
         kind = type(node)
         if kind is cst.Call:
