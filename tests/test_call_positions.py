@@ -81,6 +81,8 @@ def test_two_trees_that_disagree_place_nothing():
     other = SyntaxFacts(ast.parse("g(1)\nf(2)\n"))  # the same shape, other callees: a pairing gone wrong
     placed = CallPositions(source, other.calls, other.fstrings, NodeIndex(module))
     assert all(placed.range_of(call) is None for call in NodeIndex(module).calls)
+    assert placed.placed_calls == 0
+    assert call_positions(source)[0].placed_calls == 2
 
 
 @pytest.mark.parametrize("name", ["fixtures/functional_placement.py", "unicode", "f-strings", "crlf", "tabs"])
