@@ -15,6 +15,7 @@ bodies never do.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -27,7 +28,7 @@ from bnfix.analysis.names import dotted_name
 
 from bnfix.analysis.context import ModuleContext
 from bnfix.fixes.fix import Replacement
-from bnfix.analysis.node_index import walk
+from bnfix.analysis.node_index import NodeIndex
 
 Changes = dict[cst.CSTNode, Replacement]
 
@@ -207,6 +208,7 @@ class FunctionalChain(Chain):
     steps: list[Step]
     applications: list[Application]
     scope: cst.CSTNode  # the function or module body, to look for other uses of intermediate names
+    name_loads: NameLoads  # the module's, shared by its chains
     target_names: dict[int, str] = field(default_factory=dict)  # statement id -> assigned name
 
     def swap(self, i: int) -> Changes | None:
@@ -261,7 +263,7 @@ class FunctionalChain(Chain):
             return False
         if name == next_name:
             return True
-        return _count_name_loads(self.scope, name) <= 1
+        return self.name_loads(self.scope, name) <= 1
 
 
 def _statement_run(applications: list[Application]) -> list[cst.SimpleStatementLine]:
@@ -273,23 +275,34 @@ def _statement_run(applications: list[Application]) -> list[cst.SimpleStatementL
     return statements
 
 
-def _count_name_loads(scope: cst.CSTNode, name: str) -> int:
-    counter = _NameCounter(name)
-    walk(scope, counter)
-    return counter.loads
+class NameLoads:
+    """How often a name is read in a scope (a function, or the module): every `Name` written in it but the target
+    of a plain `name = ...`, attribute and keyword names included (the count only needs to err high). Counted from
+    the module's node index, each scope once.
+
+    A script that builds its model at module level has every functional chain in the module's scope, and each swap
+    across statements asks: a walk of the whole module per swap was most of a check of a 5,000-line file of real
+    model code (bench/README.md, session 17).
+    """
+
+    def __init__(self, index: NodeIndex) -> None:
+        self._index = index
+        self._counts: dict[int, Counter[str]] = {}
+
+    def __call__(self, scope: cst.CSTNode, name: str) -> int:
+        counts = self._counts.get(id(scope))
+        if counts is None:
+            index = self._index
+            counts = self._counts[id(scope)] = Counter(
+                node.value for node in index.name_nodes_within(scope) if not _is_assigned_name(index, node)
+            )
+        return counts[name]
 
 
-class _NameCounter(cst.CSTVisitor):
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.loads = 0
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value == self.name:
-            self.loads += 1
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
-        return not (isinstance(node.target, cst.Name) and node.target.value == self.name)
+def _is_assigned_name(index: NodeIndex, name: cst.Name) -> bool:
+    """`name` is what `name = ...` assigns."""
+    parent = index.parent(name)
+    return type(parent) is cst.AssignTarget and parent.target is name
 
 
 # --------------------------------------------------------------------------------------------- finding chains
@@ -315,6 +328,7 @@ class _ChainFinder(cst.CSTVisitor):
         self.ctx = ctx
         self.chains: list[Chain] = []
         self.scopes: list[cst.CSTNode] = [ctx.module]
+        self.name_loads = NameLoads(ctx.node_index)
         self.self_layers: list[dict[str, cst.Call]] = [{}]  # per enclosing class: attribute -> constructor
         # Looked up lazily: only an activation given by a name needs the bindings (and the node index under them).
         self._constant = lambda name: bindings(ctx).constant(name)
@@ -393,7 +407,7 @@ class _ChainFinder(cst.CSTVisitor):
             )
             if not linked:
                 if len(applications) >= 2:
-                    chain = FunctionalChain([a.step for a in applications], applications, self.scopes[-1], dict(names))
+                    chain = FunctionalChain([a.step for a in applications], applications, self.scopes[-1], self.name_loads, dict(names))
                     self.chains.append(chain)
                 applications, names = [], {}
             if parsed is None:

@@ -69,7 +69,12 @@ class ModuleContext:
         return self._analyses[name]  # type: ignore[return-value]
 
     def position(self, node: cst.CSTNode) -> CodeRange:
-        """Any node's range: the first call computes every node's (for rules that need positions as they go)."""
+        """Any node's range, for rules that need positions as they go: a call's or an argument's from CPython's
+        tree where it places them, else from every node's (computed on the first such question)."""
+        if "_positions" not in self.__dict__ and self._call_positions is not None:
+            where = self._call_positions.range_of(node)
+            if where is not None:
+                return where
         return self._positions[node]
 
     def positions_of(self, nodes: Iterable[cst.CSTNode]) -> Positions | JoinedPositions | PlacedPositions:

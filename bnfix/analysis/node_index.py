@@ -197,9 +197,13 @@ class NodeIndex:
 
     def names_within(self, node: cst.CSTNode) -> set[str]:
         """`names_in(node)` for a node of this module, from the index instead of a walk."""
+        return {name.value for name in self.name_nodes_within(node)}
+
+    def name_nodes_within(self, node: cst.CSTNode) -> list[cst.Name]:
+        """Every `Name` inside `node` (`node` itself included), in source order."""
         first = bisect.bisect_left(self._name_starts, self.start(node))
         last = bisect.bisect_left(self._name_starts, self.end(node))
-        return {name.value for name in self.names[first:last]}
+        return self.names[first:last]
 
     def walk(self, visitor: cst.CSTVisitor, node: cst.CSTNode | None = None) -> None:
         """`walk(node, visitor)` (the whole module by default) replayed from the index: the same `visit_X` and
