@@ -18,6 +18,7 @@ from bnfix.analysis.calls import keyword_arg, positional_args
 from bnfix.analysis.layers import BN_LAYERS
 
 from bnfix.analysis.context import ModuleContext
+from bnfix.analysis.node_index import NodeIndex
 
 SEQUENTIAL = frozenset({"Sequential", "models.Sequential"})
 # `Functional` is what keras.applications' own builders call.
@@ -36,6 +37,7 @@ class ModelResolver:
         self.ctx = ctx
         self.bindings = bindings(ctx)
         self.index = ctx.node_index
+        self._referred: dict[int, set[str]] = {}  # definition id -> the names it reads (`_referred_names`)
         self.definitions = {
             statement.name.value: statement
             for statement in ctx.module.body
@@ -190,7 +192,18 @@ class ModelResolver:
                 continue
             done.add(id(definition))
             found.extend(self._constructors(definition))
-            work.extend(self.definitions[name.value] for name in loaded_names(definition, into_definitions=True) if name.value in self.definitions)
+            work.extend(self.definitions[name] for name in self._referred_names(definition) if name in self.definitions)
+        return found
+
+    def _referred_names(self, definition: cst.CSTNode) -> set[str]:
+        """The names a definition reads anywhere in it, nested functions and lambdas included: every `Name` but an
+        attribute's (`layers.Dense`'s `Dense`) or a keyword's (`axis=`). From the node index, once per definition."""
+        found = self._referred.get(id(definition))
+        if found is None:
+            index = self.index
+            found = self._referred[id(definition)] = {
+                name.value for name in index.name_nodes_within(definition) if not _names_an_attribute_or_keyword(index, name)
+            }
         return found
 
     def _constructors(self, node: cst.CSTNode) -> list[cst.Call]:
@@ -220,10 +233,15 @@ def _returns(block: cst.CSTNode) -> Iterator[cst.Return]:
                 yield from _returns(final.body)
 
 
-def loaded_names(expr: cst.CSTNode, *, into_definitions: bool = False) -> Iterator[cst.Name]:
-    """Names read in `expr`: not attribute names (`layers.Dense`'s `Dense`) or keyword names (`axis=`); with
-    `into_definitions`, also inside nested lambdas, functions and classes (a body refers to helpers anywhere in it)."""
-    skipped = () if into_definitions else (cst.Lambda, cst.FunctionDef, cst.ClassDef)
+def _names_an_attribute_or_keyword(index: NodeIndex, name: cst.Name) -> bool:
+    parent = index.parent(name)
+    return (type(parent) is cst.Attribute and parent.attr is name) or (type(parent) is cst.Arg and parent.keyword is name)
+
+
+def loaded_names(expr: cst.CSTNode) -> Iterator[cst.Name]:
+    """Names read in `expr`, not in lambdas, functions and classes nested in it: not attribute names
+    (`layers.Dense`'s `Dense`) or keyword names (`axis=`)."""
+    skipped = (cst.Lambda, cst.FunctionDef, cst.ClassDef)
     stack: list[cst.CSTNode] = [expr]
     while stack:
         node = stack.pop()
