@@ -216,3 +216,36 @@ def test_all_nodes_are_every_node_libcst_visits_in_the_same_order():
 
     module.visit(Collect())
     assert [id(node) for node in all_nodes(module)] == [id(node) for node in visited]
+
+
+def _names_read_by_walk(node: cst.CSTNode) -> set[str]:
+    """Every Name under `node` but an attribute's or a keyword's, by walking libcst's children."""
+    found, stack = set(), [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            found.add(current.value)
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, cst.Arg):
+            stack.append(current.value)
+        else:
+            stack.extend(current.children)
+    return found
+
+
+def test_the_names_a_definition_reads_come_from_the_index_as_a_walk_finds_them():
+    from bnfix.analysis.context import ModuleContext
+    from bnfix.analysis.model_layers import ModelResolver
+    from bnfix.settings import Settings
+    from tests.test_statement_chunks import SOURCES
+
+    definitions = 0
+    for source in SOURCES.values():
+        module = cst.parse_module(source)
+        resolver = ModelResolver(ModuleContext(module, Settings()))
+        for statement in module.body:
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                definitions += 1
+                assert resolver._referred_names(statement) == _names_read_by_walk(statement)
+    assert definitions > 50
