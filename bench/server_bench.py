@@ -1,6 +1,7 @@
 """`bnfix server` latency on a 5,000-line Keras module, measured through a real LSP client over stdio.
 
     python bench/server_bench.py [--lines 5000] [--keras-share 0.7] [--repeat 3]
+    python bench/server_bench.py --file MODULE.py [--repeat 3]      # a module of real code instead
 
 Spawns `python -m bnfix server` (this checkout's code), opens the module, and times what an editor waits for:
 didOpen -> publishDiagnostics, an edit (didChange) -> publishDiagnostics (the 0.15 s debounce is subtracted and
@@ -247,10 +248,13 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=5000)
     parser.add_argument("--keras-share", type=float, default=0.7, help="share of blocks that build models (0.7: BN-dense)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--file", type=Path, help="time this module instead of a generated one (real code)")
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    result = asyncio.run(measure(keras_module(args.lines, args.keras_share), args.repeat))
-    print(json.dumps({"load_before": round(load, 2), "keras_share": args.keras_share, **result}, indent=2))
+    text = args.file.read_text(encoding="utf-8") if args.file else keras_module(args.lines, args.keras_share)
+    result = asyncio.run(measure(text, args.repeat))
+    module = {"file": str(args.file)} if args.file else {"keras_share": args.keras_share}
+    print(json.dumps({"load_before": round(load, 2), **module, **result}, indent=2))
 
 
 if __name__ == "__main__":

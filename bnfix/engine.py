@@ -40,6 +40,12 @@ class EditorDocument:
         self.positions = ChunkPositions()
         self.last_check: _Checked | None = None
 
+    def keep(self, checked: _Checked) -> None:
+        """`checked` becomes the last check; the one it replaces gives up its analyses (see ModuleContext.release)."""
+        previous, self.last_check = self.last_check, checked
+        if previous is not None and previous.ctx is not None and previous.ctx is not checked.ctx:
+            previous.ctx.release()
+
     def context(self, module: cst.Module, settings: Settings, python: tuple[str, SyntaxFacts] | None = None) -> ModuleContext:
         """The context of a module this document's chunks gave (its positions then kept per chunk)."""
         layout = self.chunks.layout
@@ -118,7 +124,7 @@ def check_source(source: str, settings: Settings, document: EditorDocument | Non
     """
     checked = _check(source, settings, document)
     if document is not None:
-        document.last_check = checked
+        document.keep(checked)
     return SourceResult(source, source, [item.diagnostic for item in checked.found])
 
 
@@ -173,7 +179,7 @@ def fix_source(source: str, settings: Settings, document: EditorDocument | None 
         if unchanged:
             break
     if document is not None:
-        document.last_check = checked
+        document.keep(checked)
     return SourceResult(source, current, [item.diagnostic for item in checked.found], fixed)
 
 

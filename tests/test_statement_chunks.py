@@ -305,3 +305,18 @@ def test_positions_of_kept_chunks_move_with_the_lines_an_edit_adds_above_them():
         nodes = all_nodes(module)
         got, expected = ctx.positions_of(nodes), Positions(module)
         assert [got[node] for node in nodes] == [expected[node] for node in nodes]
+
+
+def test_a_documents_replaced_check_gives_up_its_analyses():
+    """Its analyses refer back to its context: released, reference counting frees them, not a full collection."""
+    import gc
+
+    source = (ROOT / "fixtures" / "functional_placement.py").read_text(encoding="utf-8")
+    document = engine.EditorDocument()
+    engine.check_source(source, Settings(), document)
+    first = document.last_check.ctx
+    assert first._analyses  # the rules shared some
+    gc.collect()
+    engine.check_source(source + "#\n", Settings(), document)
+    assert first._analyses == {} and "node_index" not in first.__dict__
+    assert gc.collect() < 200  # without the release: 543 objects on this fixture, ~53,000 on a 5,000-line module
