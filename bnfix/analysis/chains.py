@@ -28,7 +28,7 @@ from bnfix.analysis.names import dotted_name
 
 from bnfix.analysis.context import ModuleContext
 from bnfix.fixes.fix import Replacement
-from bnfix.analysis.node_index import NodeIndex
+from bnfix.analysis.node_index import NodeIndex, children
 
 Changes = dict[cst.CSTNode, Replacement]
 
@@ -85,7 +85,7 @@ def _holds(tree: cst.CSTNode, node: cst.CSTNode) -> bool:
         current = stack.pop()
         if current is node:
             return True
-        stack.extend(current.children)
+        stack.extend(children(current))
     return False
 
 

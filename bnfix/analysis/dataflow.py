@@ -23,6 +23,7 @@ from bnfix.analysis.dataflow_values import (
 )
 from bnfix.analysis.assignments import Assignment, assignments
 from bnfix.analysis.context import ModuleContext
+from bnfix.analysis.node_index import children
 
 _SPLIT = "model_selection.train_test_split"
 MODEL_USES = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch", "predict_proba", "predict_classes"})
@@ -61,7 +62,8 @@ def _module_flows(ctx: ModuleContext) -> list[Flow]:
     flows = []
     if _imports_ml(ctx):
         blocks: list[tuple[cst.CSTNode, Sequence[cst.BaseStatement]]] = [(ctx.module, ctx.module.body)]
-        blocks += [(fn, fn.body.body) for fn in _functions(ctx.module) if isinstance(fn.body, cst.IndentedBlock)]
+        functions = (node for node in ctx.node_index.definitions if isinstance(node, cst.FunctionDef))  # nested ones too
+        blocks += [(fn, fn.body.body) for fn in functions if isinstance(fn.body, cst.IndentedBlock)]
         for scope, body in blocks:
             walker = _Walker(ctx, Flow(scope))
             walker.run(body)
@@ -73,16 +75,6 @@ def _imports_ml(ctx: ModuleContext) -> bool:
     """Scalers, splits and Normalization layers all come from sklearn or Keras imports."""
     targets = [*ctx.imports.aliases.values(), *ctx.imports.star_modules]
     return any(t.split(".")[0] in ("sklearn", "keras", "tensorflow", "tf_keras") for t in targets)
-
-
-def _functions(node: cst.CSTNode) -> Iterator[cst.FunctionDef]:
-    """Every function, however nested, walking statements only (expressions cannot hold a `def`)."""
-    for child in node.children:
-        if isinstance(child, cst.FunctionDef):
-            yield child
-        if isinstance(child, (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.Finally, cst.ExceptHandler,
-                              cst.ExceptStarHandler, cst.MatchCase)):
-            yield from _functions(child)
 
 
 class _Walker:
@@ -253,7 +245,7 @@ class _Walker:
         return UNKNOWN
 
     def _evaluate_children(self, node: cst.CSTNode) -> None:
-        for child in node.children:
+        for child in children(node):
             if isinstance(child, cst.BaseExpression):
                 self.value(child)
             else:

@@ -18,7 +18,7 @@ from bnfix.analysis.calls import keyword_arg, positional_args
 from bnfix.analysis.layers import BN_LAYERS
 
 from bnfix.analysis.context import ModuleContext
-from bnfix.analysis.node_index import NodeIndex
+from bnfix.analysis.node_index import NodeIndex, children
 
 SEQUENTIAL = frozenset({"Sequential", "models.Sequential"})
 # `Functional` is what keras.applications' own builders call.
@@ -252,4 +252,4 @@ def loaded_names(expr: cst.CSTNode) -> Iterator[cst.Name]:
         elif isinstance(node, cst.Arg):
             stack.append(node.value)
         elif not isinstance(node, skipped):
-            stack.extend(node.children)
+            stack.extend(children(node))
