@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import libcst as cst
@@ -25,6 +26,16 @@ _VARIANCE_PRESERVING_DROPOUT = frozenset({"AlphaDropout"})
 # Layers whose bias is one value per output channel, and the argument that counts the channels.
 _CHANNEL_ARGUMENT = {name: "units" if name == "Dense" else "filters" for name in ACTIVATION_POSITION}
 _CHANNEL_ARGUMENT.update({"DepthwiseConv1D": "", "DepthwiseConv2D": ""})  # channels = inputs x depth_multiplier
+
+
+_SPATIAL_AXES = re.compile(r"([123])D(?:Transpose)?$")
+
+
+def output_rank(layer: str | None) -> int | None:
+    """The rank of what a convolution-style layer outputs (`Conv2D`: batch, two spatial axes, channels = 4), from the
+    `1D`/`2D`/`3D` of its name; None when the layer keeps its input's rank (Dense) or the name says nothing."""
+    match = _SPATIAL_AXES.search(layer or "")
+    return int(match.group(1)) + 2 if match else None
 
 
 def _literal(node: cst.BaseExpression | None) -> float | None:
@@ -180,6 +191,7 @@ class RedundantBias(Rule):
         Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(8, activation='relu'), layers.BatchNormalization()])\n"),
         Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(center=False)])\n"),
         Valid(_IMPORTS + "m = keras.Sequential([layers.Conv2D(8, 3), layers.BatchNormalization(axis=1)])\n"),
+        Valid(_IMPORTS + "m = keras.Sequential([layers.Conv1D(8, 3), layers.BatchNormalization(axis=1)])\n"),  # not axis 2
         # Under `post`, BNF101 moves this BN after the ReLU.
         Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.ReLU()])\n"),
     ]
@@ -193,6 +205,12 @@ class RedundantBias(Rule):
         Invalid(
             _IMPORTS + "x = layers.Conv2D(16, 3)(x)\nx = layers.BatchNormalization()(x)\nx = layers.ReLU()(x)\n",
             _IMPORTS + "x = layers.Conv2D(16, 3, use_bias=False)(x)\nx = layers.BatchNormalization()(x)\nx = layers.ReLU()(x)\n",
+            options={"unsafe_fixes": True, "policy": "pre"},
+        ),
+        # Axis 3 of a Conv2D's 4-D output is its channel axis, -1 (pierluigiferrari/ssd_keras writes it so).
+        Invalid(
+            _IMPORTS + "x = layers.Conv2D(16, 3)(x)\nx = layers.BatchNormalization(axis=3)(x)\nx = layers.ELU()(x)\n",
+            _IMPORTS + "x = layers.Conv2D(16, 3, use_bias=False)(x)\nx = layers.BatchNormalization(axis=3)(x)\nx = layers.ELU()(x)\n",
             options={"unsafe_fixes": True, "policy": "pre"},
         ),
     ]
@@ -238,17 +256,27 @@ def _has_cancelled_bias(layer: Step, bn: cst.Call) -> bool:
         return False
     if not _is_true_or_absent(constructor, "use_bias") or not _is_true_or_absent(bn, "center"):
         return False
-    return _same_channel_axis(constructor, bn)
+    return _same_channel_axis(constructor, bn, output_rank(name))
 
 
-def _same_channel_axis(layer: cst.Call, bn: cst.Call) -> bool:
+def _same_channel_axis(layer: cst.Call, bn: cst.Call, rank: int | None) -> bool:
+    """BN normalises the layer's channel axis: -1 (channels_last) or 1 (channels_first), or the same axis counted
+    the other way when the layer's output rank is known (`axis=3` after a Conv2D)."""
     data_format = keyword_arg(layer, "data_format")
     if data_format is not None and not isinstance(data_format.value, cst.SimpleString):
         return False  # given by a variable: the channel axis is unknown
     channels_first = data_format is not None and data_format.value.evaluated_value == "channels_first"  # type: ignore[union-attr]
     axis = _argument(bn, "axis", 0)
     axis_value = -1 if axis is None else _literal(axis)
-    return axis_value == (1 if channels_first else -1)
+    if axis_value is None:
+        return False
+    channel_axis = 1 if channels_first else -1
+    return _normalised_axis(axis_value, rank) == _normalised_axis(channel_axis, rank)
+
+
+def _normalised_axis(axis: float, rank: int | None) -> float:
+    """`axis` counted from the end (`3` of a rank-4 tensor is `-1`) when the rank is known; else as written."""
+    return axis - rank if rank is not None and axis >= 0 else axis
 
 
 class RepeatedBN(Rule):
@@ -320,6 +348,12 @@ class RepeatedBN(Rule):
             _IMPORTS + "x = layers.Conv2D(8, 3)(x)\nx = layers.BatchNormalization()(x)\n",
             options={"unsafe_fixes": True},
         ),
+        # After a Conv2D, axis 3 and the default -1 are the same axis.
+        Invalid(
+            _IMPORTS + "x = layers.Conv2D(8, 3)(x)\nx = layers.BatchNormalization(axis=3)(x)\nx = layers.BatchNormalization()(x)\n",
+            _IMPORTS + "x = layers.Conv2D(8, 3)(x)\nx = layers.BatchNormalization(axis=3)(x)\n",
+            options={"unsafe_fixes": True},
+        ),
         # The second BN is configured differently: report only.
         Invalid(
             _IMPORTS + "x = layers.BatchNormalization()(x)\nx = layers.BatchNormalization(momentum=0.9)(x)\n",
@@ -335,7 +369,8 @@ class RepeatedBN(Rule):
                     continue
                 if first.constructor is None or second.constructor is None:
                     continue
-                if _bn_axis(ctx, first.constructor) != _bn_axis(ctx, second.constructor):
+                rank = output_rank(chain.steps[i - 1].info.name) if i > 0 else None  # what the first BN gets
+                if _bn_axis(ctx, first.constructor, rank) != _bn_axis(ctx, second.constructor, rank):
                     continue
                 yield self._violation(ctx, chain, i + 1, first.constructor, second.constructor)
 
@@ -361,6 +396,10 @@ def _bn_settings(ctx: ModuleContext, bn: cst.Call) -> dict[str, str]:
     return settings
 
 
-def _bn_axis(ctx: ModuleContext, bn: cst.Call) -> str:
+def _bn_axis(ctx: ModuleContext, bn: cst.Call, rank: int | None) -> str:
+    """The axis a BN normalises, as written, or counted from the end when it is a number and the rank is known."""
     axis = _argument(bn, "axis", 0)
-    return "-1" if axis is None else ctx.code_for(axis)
+    if axis is None:
+        return "-1"
+    value = _literal(axis)
+    return ctx.code_for(axis) if value is None else f"{_normalised_axis(value, rank):g}"
