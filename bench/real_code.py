@@ -1,6 +1,6 @@
 """Run bnfix on real code and check that it never damages it: no crash, every output parses, a second apply is a no-op.
 
-    python bench/real_code.py SOURCE_DIR [--unsafe-fixes] [--policy pre]
+    python bench/real_code.py SOURCE_DIR [-- --unsafe-fixes --policy pre]     # bnfix's own options after `--`
 
 SOURCE_DIR is copied to a temporary directory (the original is never written). On the copy:
 1. `bnfix check` (concise) - counts files, findings by rule, files reported as errors, and any traceback;
