@@ -407,7 +407,8 @@ class _ChainFinder(cst.CSTVisitor):
             )
             if not linked:
                 if len(applications) >= 2:
-                    chain = FunctionalChain([a.step for a in applications], applications, self.scopes[-1], self.name_loads, dict(names))
+                    steps = [a.step for a in applications]
+                    chain = FunctionalChain(steps, applications, self.scopes[-1], self.name_loads, dict(names))
                     self.chains.append(chain)
                 applications, names = [], {}
             if parsed is None:
