@@ -218,9 +218,14 @@ class FunctionalChain(Chain):
             return {outer.call: replace_first_arg(inner.call, replace_first_arg(outer.call, inner_input))}
         if not self._intermediate_private(inner.statement, outer.statement):
             return None
+        first, second = replace_first_arg(outer.call, inner_input), replace_first_arg(inner.call, outer.call.args[0].value)
+        inner_end, outer_end = inner.statement.trailing_whitespace, outer.statement.trailing_whitespace
+        if inner_end.comment is None and outer_end.comment is None:
+            return {inner.call: first, outer.call: second}
+        # A comment after a layer is about that layer: it moves with it, as a `model.add` line does.
         return {
-            inner.call: replace_first_arg(outer.call, inner_input),
-            outer.call: replace_first_arg(inner.call, outer.call.args[0].value),
+            inner.statement: inner.statement.deep_replace(inner.call, first).with_changes(trailing_whitespace=outer_end),
+            outer.statement: outer.statement.deep_replace(outer.call, second).with_changes(trailing_whitespace=inner_end),
         }
 
     def split_activation(self, i: int, j: int, activation_layer: cst.Call) -> Changes | None:

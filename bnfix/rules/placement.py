@@ -127,6 +127,11 @@ class BNPlacement(Rule):
             _IMPORTS + 'm = keras.Sequential([layers.Dense(4), layers.BatchNormalization(), layers.Activation("relu")])\n',
             options={"policy": "pre"},
         ),
+        # A comment after a layer moves with it (pierluigiferrari/ssd_keras comments its BN axis so).
+        Invalid(
+            _IMPORTS + "x = layers.Dense(8)(x)\nx = layers.BatchNormalization(axis=-1)(x)  # the channel axis\nx = layers.ReLU()(x)\n",
+            _IMPORTS + "x = layers.Dense(8)(x)\nx = layers.ReLU()(x)\nx = layers.BatchNormalization(axis=-1)(x)  # the channel axis\n",
+        ),
         # A layer by another name Keras gives it (`Convolution2D` is `Conv2D`), with the fused activation split out.
         Invalid(
             _IMPORTS + 'm = keras.Sequential([layers.Convolution2D(8, 3, activation="relu"), layers.BatchNormalization()])\n',
