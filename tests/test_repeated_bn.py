@@ -185,9 +185,15 @@ def test_three_in_a_row_become_one():
     )
 
 
-def test_axes_are_compared_as_written_with_the_default_as_minus_one():
-    """`axis=-1` is the default axis; `axis=3` is the same only for 4-D inputs, which the source does not say."""
+def test_axes_are_compared_with_the_default_as_minus_one_and_counted_from_the_end_where_keras_fixes_the_rank():
+    """`axis=-1` is the default axis. `axis=3` is the same only for 4-D inputs: a Conv2D's output in Keras 3, which
+    refuses more axes (found on ssd_keras), not in tf.keras 2, which took `batch_shape + (rows, cols, channels)`."""
     source = script("m = keras.Sequential([layers.Conv2D(8, 3), layers.BatchNormalization(axis=3), layers.BatchNormalization()])\n")
-    assert codes_found(source, "BNF104") == []
+    assert codes_found(source, "BNF104", keras_version="3.15") == ["BNF104"]
+    assert codes_found(source, "BNF104", keras_version="2.15") == []
+    other = script("m = keras.Sequential([layers.Conv2D(8, 3), layers.BatchNormalization(axis=2), layers.BatchNormalization()])\n")
+    assert codes_found(other, "BNF104", keras_version="3.15") == []
+    dense = script("m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(axis=1), layers.BatchNormalization()])\n")
+    assert codes_found(dense, "BNF104", keras_version="3.15") == []  # a Dense output's rank is its input's
     same = script("m = keras.Sequential([layers.Conv2D(8, 3), layers.BatchNormalization(axis=-1), layers.BatchNormalization()])\n")
     assert codes_found(same, "BNF104") == ["BNF104"]

@@ -237,3 +237,19 @@ def test_bias_look_alikes(pair):
 def test_bnf103_suppression():
     source = HEADER + "m = keras.Sequential([\n    layers.Dense(8),  # bnfix: ignore[BNF103]\n    layers.BatchNormalization(),\n])\n"
     assert codes_found(source) == []
+
+
+def test_a_bias_before_bn_over_axis_3_of_a_conv2d_is_cancelled_in_keras_3_only():
+    """Keras 3's Conv2D output is 4-D, so `axis=3` is its channel axis; tf.keras 2 also took extra batch axes."""
+    source = textwrap.dedent(
+        """\
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        x = layers.Conv2D(16, 3)(x)
+        x = layers.BatchNormalization(axis=3)(x)
+        x = layers.ELU()(x)
+        """
+    )
+    assert codes_found(source, "BNF103", policy="pre", keras_version="3.15") == ["BNF103"]
+    assert codes_found(source, "BNF103", policy="pre", keras_version="2.15") == []
+    assert codes_found(source.replace("axis=3", "axis=2"), "BNF103", policy="pre", keras_version="3.15") == []

@@ -7,6 +7,7 @@ from typing import Iterator
 
 import libcst as cst
 
+from bnfix.analysis import keras_version
 from bnfix.analysis.chains import Chain, Step, find_chains
 from bnfix.analysis.calls import keyword_arg, positional_args
 from bnfix.fixes.call_edits import set_keyword
@@ -36,6 +37,14 @@ def output_rank(layer: str | None) -> int | None:
     `1D`/`2D`/`3D` of its name; None when the layer keeps its input's rank (Dense) or the name says nothing."""
     match = _SPATIAL_AXES.search(layer or "")
     return int(match.group(1)) + 2 if match else None
+
+
+def _known_rank(ctx: ModuleContext, step: Step) -> int | None:
+    """`output_rank` of a chain's layer where the target Keras fixes it: Keras 3 refuses a convolution's input with
+    more axes than its rank + 2, while tf.keras 2 took `batch_shape + (rows, cols, channels)`."""
+    func = step.constructor.func if step.constructor is not None else None
+    version = keras_version.target_keras_version(ctx.settings, ctx.imports.qualified_name(func) if func is not None else None)
+    return None if keras_version.is_keras2(version) else output_rank(step.info.name)
 
 
 def _literal(node: cst.BaseExpression | None) -> float | None:
@@ -222,7 +231,9 @@ class RedundantBias(Rule):
                 bn = steps[i + 1]
                 if layer.kind is not StepKind.WEIGHTED or bn.kind is not StepKind.BN:
                     continue
-                if layer.constructor is None or bn.constructor is None or not _has_cancelled_bias(layer, bn.constructor):
+                if layer.constructor is None or bn.constructor is None:
+                    continue
+                if not _has_cancelled_bias(layer, bn.constructor, _known_rank(ctx, layer)):
                     continue
                 if ctx.settings.policy is PlacementPolicy.POST and i + 2 < len(steps) and steps[i + 2].info.movable_activation:
                     continue
@@ -243,7 +254,7 @@ class RedundantBias(Rule):
         return Violation(layer.node, message, fix)
 
 
-def _has_cancelled_bias(layer: Step, bn: cst.Call) -> bool:
+def _has_cancelled_bias(layer: Step, bn: cst.Call, rank: int | None) -> bool:
     """The layer adds one bias per channel, nothing non-linear follows it, and BN centres those channels."""
     constructor = layer.constructor
     assert constructor is not None
@@ -256,7 +267,7 @@ def _has_cancelled_bias(layer: Step, bn: cst.Call) -> bool:
         return False
     if not _is_true_or_absent(constructor, "use_bias") or not _is_true_or_absent(bn, "center"):
         return False
-    return _same_channel_axis(constructor, bn, output_rank(name))
+    return _same_channel_axis(constructor, bn, rank)
 
 
 def _same_channel_axis(layer: cst.Call, bn: cst.Call, rank: int | None) -> bool:
@@ -369,7 +380,7 @@ class RepeatedBN(Rule):
                     continue
                 if first.constructor is None or second.constructor is None:
                     continue
-                rank = output_rank(chain.steps[i - 1].info.name) if i > 0 else None  # what the first BN gets
+                rank = _known_rank(ctx, chain.steps[i - 1]) if i > 0 else None  # of what the first BN gets
                 if _bn_axis(ctx, first.constructor, rank) != _bn_axis(ctx, second.constructor, rank):
                     continue
                 yield self._violation(ctx, chain, i + 1, first.constructor, second.constructor)
