@@ -48,10 +48,12 @@ EDGE_CASES = {
     "a line of spaces after a comment below a block": "for x in y:\n    try:\n        a\n    except:\n        b\n# note\n\n    \nz = 1\n",
     "the same statement twice": "model.add(layers.BatchNormalization())\nmodel.add(layers.BatchNormalization())\n",
     "only one statement": "x = 1\n",
+    # Functions indented differently: each chunk re-spells its blocks in the module's default indentation.
+    "indentation changes between blocks": "def f():\n  return 1\n\ndef g():\n    return 2\n",
+    "indentation changes, nested": "def f():\n    x = 1\n\ndef g():\n  if a:\n      b = 2\n  return 3\n# c\nclass A:\n\tdef m(self):\n\t\tif x:\n\t\t    pass\n",
 }
 # Sources whose chunks disagree on what libcst records once per module: the caller must parse them whole.
 WHOLE_ONLY = {
-    "indentation changes between blocks": "def f():\n  return 1\n\ndef g():\n    return 2\n",
     "line endings change": "x = 1\r\ny = 2\nz = 3\n",
     "no statement": "# only a comment\n",
     "empty": "",

@@ -67,6 +67,7 @@ class StatementChunks:
         for text in texts:
             occurrence = occurrences[text] = occurrences.get(text, -1) + 1
             parts.append(self._chunk(text, occurrence))
+        self._agree_on_indentation(parts, texts, occurrences)
         self._forget_old_versions()
         joined = join(parts)
         if joined is not None:
@@ -132,6 +133,24 @@ class StatementChunks:
             self._chunks[text] = (version, kept)
         else:
             self._chunks.pop(text, None)
+
+    def _agree_on_indentation(self, parts: list[cst.Module], texts: list[str], occurrences: dict[str, int]) -> None:
+        """Give every chunk the module's default indentation (its first indented block's, as libcst's whole parse
+        takes it), re-spelling the blocks of a chunk that started with another one, and keep them so.
+
+        A module whose functions are indented differently (2 spaces here, 4 there: keras-idiomatic-programmer) was
+        parsed whole on every edit, since each chunk's parse records its own first block's indentation.
+        """
+        default = next((part.default_indent for part in parts if _has_block(part)), None)
+        if default is None:
+            return
+        seen: dict[str, int] = {}
+        for index, (part, text) in enumerate(zip(parts, texts)):
+            occurrence = seen[text] = seen.get(text, -1) + 1
+            if part.default_indent == default or not _has_block(part):
+                continue
+            parts[index] = reindented = _reindented(part, default)
+            self._chunks[text][1][occurrence] = reindented
 
     def _chunk(self, text: str, occurrence: int) -> cst.Module:
         _, parses = self._chunks.get(text, (0, []))
@@ -258,6 +277,22 @@ def join(parts: Sequence[cst.Module]) -> cst.Module | None:
         default_newline=first.default_newline,
         has_trailing_newline=parts[-1].has_trailing_newline,
     )
+
+
+def _reindented(part: cst.Module, default: str) -> cst.Module:
+    """`part` as a module whose default indentation is `default` spells it: a block indented as `default` says so
+    by leaving its own `indent` unset, any other block spells its indentation out."""
+    return part.visit(_Reindent(part.default_indent, default)).with_changes(default_indent=default)  # type: ignore[return-value]
+
+
+class _Reindent(cst.CSTTransformer):
+    def __init__(self, own: str, default: str) -> None:
+        self.own, self.default = own, default
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
+        indent = original_node.indent if original_node.indent is not None else self.own
+        wanted = None if indent == self.default else indent
+        return updated_node if updated_node.indent == wanted else updated_node.with_changes(indent=wanted)
 
 
 def _has_block(part: cst.Module) -> bool:
