@@ -184,13 +184,13 @@ class ChunkPositions:
                 continue
             index, own = owner
             wanted.setdefault(index, []).append((node, own if node is top else node))
-        found: dict[int, tuple[Positions | _ChunkRanges, cst.CSTNode, int]] = {}
+        found: dict[int, tuple[Positions | PlacedPositions, cst.CSTNode, int]] = {}
         for index, pairs in wanted.items():
             part = layout.parts[index]
             key = (id(part), frozenset(id(local) for _, local in pairs))
             positions = self._positions.get(key)
             if positions is None and place is not None:
-                positions = _ChunkRanges.placed(part, pairs, place, layout.first_lines[index] - 1)
+                positions = _placed_in_chunk(part, pairs, place, layout.first_lines[index] - 1)
                 if positions is not None:
                     self._positions[key] = positions
             if positions is None:
@@ -223,35 +223,6 @@ class ChunkPositions:
         self._codes = {key: value for key, value in self._codes.items() if key in live}
 
 
-class _ChunkRanges:
-    """A chunk's ranges that `place` gave (CPython's tree), kept as `Positions` would be: within the chunk."""
-
-    def __init__(self, part: cst.Module, ranges: dict[int, CodeRange]) -> None:
-        self._part = part  # keeps the chunk's nodes alive, so no id in `_ranges` (or the cache's key) is reused
-        self._ranges = ranges
-
-    @classmethod
-    def placed(
-        cls, part: cst.Module, pairs: list[tuple[cst.CSTNode, cst.CSTNode]], place: Callable[[cst.CSTNode], CodeRange | None], shift: int
-    ) -> "_ChunkRanges | None":
-        """The ranges of every (node, chunk's own node) pair of `part`, if `place` gives them all; else None."""
-        ranges: dict[int, CodeRange] = {}
-        for node, local in pairs:
-            where = place(node) if node is local else None
-            if where is None:
-                return None
-            ranges[id(local)] = CodeRange(
-                CodePosition(where.start.line - shift, where.start.column), CodePosition(where.end.line - shift, where.end.column)
-            )
-        return cls(part, ranges)
-
-    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
-        return self._ranges[id(node)]
-
-    def __contains__(self, node: object) -> bool:
-        return id(node) in self._ranges
-
-
 class JoinedPositions:
     """`positions[node]` for a joined module: a chunk's range moved down by the lines above the chunk."""
 
@@ -274,11 +245,17 @@ class JoinedPositions:
 
 
 class PlacedPositions:
-    """`positions[node]` for nodes placed without generating code (`analysis.call_positions`), and the others'."""
+    """`positions[node]` for nodes placed without generating code (`analysis.call_positions`), and the others'.
 
-    def __init__(self, placed: dict[int, CodeRange], generated: Positions | JoinedPositions | None) -> None:
+    `tree`: what holds the placed nodes, kept alive so that no id in `placed` is reused while it is looked up.
+    """
+
+    def __init__(
+        self, placed: dict[int, CodeRange], generated: Positions | JoinedPositions | None, tree: cst.CSTNode | None = None
+    ) -> None:
         self._placed = placed
         self._generated = generated
+        self._tree = tree
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         where = self._placed.get(id(node))
@@ -305,3 +282,20 @@ def placed_directly(
         else:
             placed[id(node)] = where
     return placed, rest
+
+
+def _placed_in_chunk(
+    part: cst.Module, pairs: list[tuple[cst.CSTNode, cst.CSTNode]], place: Callable[[cst.CSTNode], CodeRange | None], shift: int
+) -> PlacedPositions | None:
+    """The ranges of a chunk's (node, chunk's own node) pairs, within the chunk (`shift` lines above it), as
+    `Positions(part, ...)` would give them, if `place` gives them all; else None."""
+    if any(node is not local for node, local in pairs):
+        return None  # a top-level statement whose leading lines came from the chunk above: only `part` knows it
+    placed, rest = placed_directly([node for node, _ in pairs], place)
+    if rest:
+        return None
+    within = {
+        key: CodeRange(CodePosition(where.start.line - shift, where.start.column), CodePosition(where.end.line - shift, where.end.column))
+        for key, where in placed.items()
+    }
+    return PlacedPositions(within, None, part)
