@@ -5,8 +5,9 @@
 
 Spawns `python -m bnfix server` (this checkout's code), opens the module, and times what an editor waits for:
 didOpen -> publishDiagnostics, an edit (didChange) -> publishDiagnostics (the 0.15 s debounce is subtracted and
-reported apart), a quick-fix request, "fix all", and opening the file again once closed (its result then comes
-from the project's result cache: the workspace has a pyproject.toml); with the CPU time of the server and its analysis worker
+reported apart), a quick-fix request, "fix all", opening the file again once closed (its result then comes
+from the project's result cache: the workspace has a pyproject.toml), and the first open of a saved copy that was
+never opened (the server primed the cache with it at start; how long priming took is reported too); with the CPU time of the server and its analysis worker
 for each (from /proc, which the machine's load changes much less than wall time), and how long a request that needs no analysis waits while one
 runs (the event loop must stay free). Prints one JSON object; the figures go in bench/README.md.
 """
@@ -93,6 +94,20 @@ async def _wait_version(client: Client, version: int) -> tuple[float, types.Publ
             return at, params
 
 
+async def _primed(paths: list[Path]) -> float:
+    """When the server's cache priming has stored a result for each of `paths` (polled)."""
+    from bnfix.cache import ResultCache
+    from bnfix.config import load_settings
+    from bnfix.process import DEFAULT_MAX_CODE_MB
+
+    cache = ResultCache.for_run(load_settings([paths[0]], {}), ("check", DEFAULT_MAX_CODE_MB))
+    waiting = list(paths)
+    while waiting:
+        waiting = [path for path in waiting if cache.load(path, path.read_bytes()) is None]
+        await asyncio.sleep(0.05)
+    return time.perf_counter()
+
+
 def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
@@ -157,9 +172,15 @@ async def measure(text: str, repeat: int) -> dict:
     )
     workspace = Path(tempfile.mkdtemp(prefix="bnfix-server-bench-"))
     (workspace / "pyproject.toml").write_text("[tool.bnfix]\n")  # a project: the server shares its result cache
+    # Saved files, which the server primes the cache with at start; the zoo_N documents are never saved.
+    saved = [workspace / f"saved_{run}.py" for run in range(repeat)]
+    for run, path in enumerate(saved):
+        path.write_text(f"{text}# saved copy {run}\n", encoding="utf-8")
     await client.initialize_async(types.InitializeParams(capabilities=capabilities, root_uri=workspace.as_uri()))
+    started = time.perf_counter()
     client.initialized(types.InitializedParams())
     timings = Timings(client._server.pid)
+    priming = await _primed(saved) - started  # before anything is timed: priming competes for the CPU meanwhile
     notes = (workspace / "notes.md").as_uri()  # a document bnfix skips: a request about it needs no analysis
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(notes, "markdown", 1, "# notes\n")))
     version = 1  # a first small file, so that the worker's start is timed apart from the big file's analysis
@@ -225,6 +246,18 @@ async def measure(text: str, repeat: int) -> dict:
         await timings.time("didOpen of a file checked before (result cache) -> publishDiagnostics", reopen_document)
         await _wait_version(client, reopened)  # the check that follows, parsing it for fixes: the next run starts idle
         client.text_document_did_close(types.DidCloseTextDocumentParams(document))
+        version += 1
+        first_open = version
+        saved_uri = saved[run].as_uri()
+
+        async def open_saved():  # never opened, but saved when the server started: primed
+            item = types.TextDocumentItem(saved_uri, "python", first_open, saved[run].read_text(encoding="utf-8"))
+            client.text_document_did_open(types.DidOpenTextDocumentParams(item))
+            return await _wait_version(client, first_open)
+
+        await timings.time("didOpen of a saved file never opened (primed cache) -> publishDiagnostics", open_saved)
+        await _wait_version(client, first_open)
+        client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(saved_uri)))
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
@@ -237,6 +270,7 @@ async def measure(text: str, repeat: int) -> dict:
         "lines": len(text.splitlines()),
         "bytes": len(text.encode()),
         "diagnostics": counts[0],
+        f"cache priming of {repeat} saved copies at start, wall": round(priming, 3),
         **timings.summary(),
         "hover on another document while the analysis runs, worst": round(max(waits), 3),
         "check_source in-process CPU, median": round(statistics.median(engine), 3),

@@ -255,6 +255,135 @@ async def test_open_shows_the_projects_cached_result_at_once_then_checks_and_sto
     ]
 
 
+PROGRESS_CAPABILITIES = types.ClientCapabilities(
+    workspace=CAPABILITIES.workspace,
+    text_document=CAPABILITIES.text_document,
+    notebook_document=CAPABILITIES.notebook_document,
+    window=types.WindowClientCapabilities(work_done_progress=True),
+)
+
+
+def _priming_runs_ended(client: LanguageClient) -> int:
+    return sum(1 for reports in client.progress_reports.values() if reports and isinstance(reports[-1], types.WorkDoneProgressEnd))
+
+
+def _primed(path: Path, overrides: dict | None = None) -> list[str] | None:
+    """The codes the project's result cache holds for the file as it is (None: no entry)."""
+    from bnfix.cache import ResultCache
+    from bnfix.config import load_settings
+    from bnfix.process import DEFAULT_MAX_CODE_MB
+
+    outcome = ResultCache.for_run(load_settings([path], overrides or {}), ("check", DEFAULT_MAX_CODE_MB)).load(path, path.read_bytes())
+    return None if outcome is None else [d.code for d in outcome.diagnostics]
+
+
+def _priming_processes(folder: Path) -> list[int]:
+    """The pids of priming children working on `folder` (Linux: read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"bnfix.server.cache_priming" in arguments and str(folder).encode() in arguments:
+            found.append(int(entry.name))
+    return found
+
+
+def _cached_project(root: Path) -> tuple[Path, Path]:
+    (root / "pyproject.toml").write_text("[tool.bnfix]\n", encoding="utf-8")
+    model, other = root / "model.py", root / "other.py"
+    model.write_text(MODEL, encoding="utf-8")
+    other.write_text(SAFE_ONLY, encoding="utf-8")
+    return model, other
+
+
+@over_stdio
+async def test_cache_priming_checks_the_saved_files_so_that_opening_one_shows_its_findings_at_once(tmp_path: Path) -> None:
+    model, other = _cached_project(tmp_path)
+    client = await _start(tmp_path, capabilities=PROGRESS_CAPABILITIES)
+    try:
+        await _until(lambda: _priming_runs_ended(client) == 1)
+        [reports] = client.progress_reports.values()
+        begin, *middle, end = reports
+        assert begin.title == "bnfix: priming the cache" and end.message == "done"
+        assert middle[-1].message == "2/2 files" and middle[-1].percentage == 100
+        assert (_primed(model), _primed(other)) == (["BNF201", "BNF103", "BNF202"], ["BNF201"])
+        # Never opened before, yet published twice for its first version: at once from the cache, then checked.
+        uri = _open(client, model, MODEL)
+        await _until(lambda: len([params for params in client.published if params.uri == uri]) == 2)
+        cached, checked = [params for params in client.published if params.uri == uri]
+        assert cached.version == checked.version == 1
+        assert [(d.code, d.range) for d in cached.diagnostics] == [(d.code, d.range) for d in checked.diagnostics]
+        # New settings are a new key: the workspace is primed again for them.
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams({"bnfix": {"select": ["BNF2"]}}))
+        await _until(lambda: _priming_runs_ended(client) == 2)
+        assert _primed(other, {"select": ("BNF2",)}) == ["BNF201"]
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+@over_stdio
+async def test_with_cache_priming_off_a_file_is_checked_only_once_opened(tmp_path: Path) -> None:
+    model, other = _cached_project(tmp_path)
+    client = await _start(tmp_path, options={"cachePriming": False}, capabilities=PROGRESS_CAPABILITIES)
+    try:
+        uri = _open(client, model, MODEL)
+        assert [d.code for d in await _diagnostics(client, uri, 1)] == ["BNF201", "BNF103", "BNF202"]
+        await asyncio.sleep(1.0)
+        assert len([params for params in client.published if params.uri == uri]) == 1  # no cached result to show
+        assert client.progress_reports == {} and _primed(other) is None
+        assert _primed(model) == ["BNF201", "BNF103", "BNF202"]  # what the open found is stored, as always
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+_NEEDS_PROC = pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the priming process through /proc (Linux)")
+
+
+async def _priming_a_large_workspace(root: Path) -> LanguageClient:
+    """A server started on a workspace of 600 files, once its priming child has begun on them."""
+    _cached_project(root)
+    for index in range(600):
+        (root / f"copy_{index}.py").write_text(MODEL.replace("64", str(index + 1)), encoding="utf-8")
+    client = await _start(root, capabilities=PROGRESS_CAPABILITIES)
+    await _until(lambda: any(len(reports) > 1 for reports in client.progress_reports.values()))
+    assert _priming_processes(root)
+    return client
+
+
+def _primed_files(root: Path) -> int:
+    return len([entry for entry in (root / ".bnfix_cache").rglob("*") if entry.is_file()])
+
+
+@over_stdio
+@_NEEDS_PROC
+async def test_shutdown_stops_cache_priming(tmp_path: Path) -> None:
+    client = await _priming_a_large_workspace(tmp_path)
+    try:
+        await client.shutdown_async(None)  # the request alone: the server process is still there
+        await _until(lambda: not _priming_processes(tmp_path), timeout=10)
+        assert _primed_files(tmp_path) < 600  # stopped half way, not run to the end
+        assert client._server.returncode is None
+    finally:
+        client.exit(None)
+        await client.stop()
+
+
+@over_stdio
+@_NEEDS_PROC
+async def test_a_server_killed_without_shutdown_leaves_no_process_behind(tmp_path: Path) -> None:
+    client = await _priming_a_large_workspace(tmp_path)
+    client._server.kill()
+    await _until(lambda: not _priming_processes(tmp_path), timeout=10)
+    assert _primed_files(tmp_path) < 600
+    # The analysis worker ends too (bnfix.server.parent_watch): it shares the server's stdout, and while it lived
+    # the client never saw that pipe close.
+    await asyncio.wait_for(client.stop(), 20)
+
+
 @over_stdio
 async def test_report_only_findings_are_information(server: LanguageClient, tmp_path: Path) -> None:
     text = textwrap.dedent(

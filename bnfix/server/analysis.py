@@ -19,6 +19,7 @@ from bnfix.engine import EditorDocument, fix_one
 from bnfix.process import DEFAULT_MAX_CODE_MB, analyse
 from bnfix.rules import enabled_codes, might_apply
 from bnfix.server.client_settings import settings_for
+from bnfix.server.parent_watch import exit_with_parent
 from bnfix.server.targets import DocumentTarget, Target
 from bnfix.settings import Settings
 from bnfix.sources.notebooks import NotebookError
@@ -63,9 +64,11 @@ class Analysis:
     from_cache: bool = False  # read from the project's result cache: the document is not parsed yet
 
 
-def warm_up() -> None:
-    """Run in a new worker process: unpickling this function has imported the engine; the collector is set for it."""
+def warm_up(server: int) -> None:
+    """Run in a new worker process: unpickling this function has imported the engine; the collector is set for it,
+    and the worker ends with the server, even one killed without a shutdown."""
     tune_collector()
+    exit_with_parent(server)
 
 
 def analyse_with_client_settings(target: Target, overrides: dict[str, Any], use_cache: bool = False) -> tuple[Analysis, str | None]:

@@ -1,8 +1,8 @@
 """The settings an editor may send (initializationOptions, workspace/didChangeConfiguration), checked strictly.
 
 They override `[tool.bnfix]` of the pyproject.toml nearest each file, as command-line flags do. Keys use the
-editors' camelCase: `policy`, `select`, `extendSelect`, `ignore`, `unsafeFixes`, `kerasVersion`, `docsUrl`; either
-at the top level or under a `bnfix` section (VS Code and Neovim send settings that way). They layer over the file
+editors' camelCase: `policy`, `select`, `extendSelect`, `ignore`, `unsafeFixes`, `kerasVersion`, `docsUrl` (and
+`cachePriming`, the server's own); either at the top level or under a `bnfix` section (VS Code and Neovim send settings that way). They layer over the file
 exactly as the flags do (a `select` starts over, `extendSelect` adds, `ignore` removes). A bad value is a
 ClientSettingsError naming the key.
 """
@@ -25,6 +25,9 @@ from bnfix.config import (
 from bnfix.settings import Settings
 
 SECTION = "bnfix"
+# The one setting that is the server's own, not a file's: whether to prime the result cache at start
+# (bnfix.server.cache_priming). `parse_client_settings` returns it with the rest; the server takes it out.
+CACHE_PRIMING = "cache_priming"
 
 
 class ClientSettingsError(Exception):
@@ -49,6 +52,7 @@ def parse_client_settings(raw: Any) -> dict[str, Any]:
         "unsafeFixes": ("unsafe_fixes", _boolean),
         "kerasVersion": ("keras_version", _keras_version),
         "docsUrl": ("docs_url", _docs_url),
+        "cachePriming": (CACHE_PRIMING, _boolean),
     }
     unknown = sorted(set(raw) - set(parsers))
     if unknown:

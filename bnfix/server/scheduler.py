@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Awaitable, Callable, TypeVar
@@ -86,5 +87,5 @@ class Scheduler:
 def _start_worker() -> ProcessPoolExecutor:
     # spawn, not fork: the server has threads (pygls reads stdin in one), and forking a threaded process is unsafe.
     executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    executor.submit(warm_up)  # import the engine now, while the editor is still starting, not at the first file
+    executor.submit(warm_up, os.getpid())  # import the engine now, while the editor is still starting, not at the first file
     return executor

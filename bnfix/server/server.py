@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any, Callable
 
 from lsprotocol import types
@@ -18,7 +19,8 @@ from bnfix.fixes.safety import FixSafety
 from bnfix.rules import rule_by_code
 from bnfix.server import documents
 from bnfix.server.analysis import Analysis, Finding, FixError, Place, Problem, analyse_with_client_settings, fix_all, fix_finding
-from bnfix.server.client_settings import SECTION, ClientSettingsError, parse_client_settings
+from bnfix.server.cache_priming import PrimingRun
+from bnfix.server.client_settings import CACHE_PRIMING, SECTION, ClientSettingsError, parse_client_settings
 from bnfix.server.lsp_types import (
     FIX_ALL_KIND,
     SOURCE,
@@ -55,6 +57,9 @@ class BnfixLanguageServer(LanguageServer):
         )
         self.scheduler = Scheduler()
         self.overrides: dict[str, Any] = {}  # the client's settings, validated
+        self.raw_settings: Any = None  # as the client sent them (the priming child validates them again)
+        self.cache_priming = True
+        self.priming: PrimingRun | None = None
         self.analyses: dict[str, tuple[documents.Version, Analysis]] = {}
         # (target key, id of the analysis, which fix) -> (that analysis, kept so its id stays unique; new texts)
         self.fix_cache: dict[tuple, tuple[Analysis, dict[str, str]]] = {}
@@ -242,12 +247,60 @@ class BnfixLanguageServer(LanguageServer):
     def use_client_settings(self, raw: Any) -> bool:
         """Validate and adopt the client's settings; a bad value is shown and the previous settings are kept."""
         try:
-            self.overrides = parse_client_settings(raw)
+            overrides = parse_client_settings(raw)
         except ClientSettingsError as error:
             self.show_error(f"bnfix: {error} (settings not changed)")
             return False
+        self.cache_priming = overrides.pop(CACHE_PRIMING, True)
+        self.overrides, self.raw_settings = overrides, raw
         self.shown_config_errors.clear()
         return True
+
+    # -- cache priming: the workspace's saved files checked in the background (bnfix.server.cache_priming) --
+
+    def start_priming(self) -> None:
+        """Prime the workspace's project caches with the current settings (a run under older settings stops)."""
+        self.stop_priming()
+        folders = self.workspace_folders()
+        if not self.cache_priming or not folders:
+            return
+        run = self.priming = PrimingRun(folders, self.raw_settings)
+        asyncio.ensure_future(self._prime(run))
+
+    def stop_priming(self) -> None:
+        if self.priming is not None:
+            self.priming.stop()
+            self.priming = None
+
+    def workspace_folders(self) -> list[Path]:
+        """The workspace's folders on disk (the root, for a client that names no folders)."""
+        from pygls.uris import to_fs_path
+
+        uris = [folder.uri for folder in self.workspace.folders.values()]
+        if not uris and self.workspace.root_uri:
+            uris = [self.workspace.root_uri]
+        paths = [Path(path) for path in map(to_fs_path, uris) if path]
+        return [path for path in paths if path.is_dir()]
+
+    async def _prime(self, run: PrimingRun) -> None:
+        """Run the priming child, shown as work-done progress where the client supports it."""
+        progress = _PrimingProgress(self) if self._client_shows_progress() else None
+        if progress is not None:
+            run.on_progress = progress.report
+            await progress.begin()
+        try:
+            status = await run.run()
+        except OSError as error:
+            logger.error("bnfix: cache priming could not start: %s", error)
+            status = None
+        if progress is not None:
+            progress.end("stopped" if run.stopped else "done" if status == 0 else "failed")
+        if status not in (0, None) and not run.stopped:
+            logger.error("bnfix: cache priming ended with status %s", status)
+
+    def _client_shows_progress(self) -> bool:
+        window = self.client_capabilities.window
+        return bool(window is not None and window.work_done_progress)
 
     async def pull_client_settings(self) -> Any:
         """workspace/configuration, for clients that announce a change without sending the settings."""
@@ -279,6 +332,37 @@ class BnfixLanguageServer(LanguageServer):
         return (converted.start.line, converted.start.character), (converted.end.line, converted.end.character)
 
 
+class _PrimingProgress:
+    """Cache priming as `$/progress` ("bnfix: priming the cache, 120/1009 files"), at most every 0.2 s."""
+
+    def __init__(self, ls: BnfixLanguageServer) -> None:
+        self.ls = ls
+        self.token = f"bnfix/cachePriming/{id(self)}"
+        self.created = False
+        self.last = 0.0
+
+    async def begin(self) -> None:
+        try:
+            await self.ls.work_done_progress.create_async(self.token)
+        except Exception as error:  # noqa: BLE001 - a client may refuse; priming goes on without progress
+            logger.info("bnfix: no progress for cache priming: %s", error)
+            return
+        self.created = True
+        self.ls.work_done_progress.begin(self.token, types.WorkDoneProgressBegin(title="bnfix: priming the cache", percentage=0))
+
+    def report(self, done: int, total: int) -> None:
+        now = asyncio.get_running_loop().time()
+        if not self.created or (now - self.last < 0.2 and done != total):
+            return
+        self.last = now
+        percentage = 100 * done // total if total else 100
+        self.ls.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=f"{done}/{total} files", percentage=percentage))
+
+    def end(self, how: str) -> None:
+        if self.created:
+            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=how))
+
+
 def _wanted(only: list[str] | None, kind: str) -> bool:
     """LSP kinds are hierarchical: asking for `source` includes `source.fixAll.bnfix`."""
     return only is None or any(kind == wanted or kind.startswith(wanted + ".") for wanted in only)
@@ -299,6 +383,10 @@ def create_server() -> BnfixLanguageServer:
     @server.feature(types.INITIALIZE)
     def initialize(ls: BnfixLanguageServer, params: types.InitializeParams) -> None:
         ls.use_client_settings(params.initialization_options)
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: BnfixLanguageServer, params: types.InitializedParams) -> None:
+        ls.start_priming()
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: BnfixLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -359,11 +447,15 @@ def create_server() -> BnfixLanguageServer:
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: BnfixLanguageServer, params: types.DidChangeConfigurationParams) -> None:
         raw = params.settings if params.settings not in (None, {}) else await ls.pull_client_settings()
+        before = (ls.overrides, ls.cache_priming)
         if ls.use_client_settings(raw):
             ls.recheck_all()
+            if (ls.overrides, ls.cache_priming) != before:
+                ls.start_priming()  # the cache is keyed by the settings: prime it for the new ones
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: BnfixLanguageServer, params: None) -> None:
+        ls.stop_priming()
         ls.scheduler.shutdown()
 
     return server
