@@ -3,8 +3,8 @@
 They override `[tool.bnfix]` of the pyproject.toml nearest each file, as command-line flags do. Keys use the
 editors' camelCase: `policy`, `select`, `extendSelect`, `ignore`, `unsafeFixes`, `kerasVersion`, `docsUrl` (and
 `cachePriming`, the server's own); either at the top level or under a `bnfix` section (VS Code and Neovim send
-settings that way). They layer over the file exactly as the flags do (a `select` starts over, `extendSelect` adds, `ignore` removes). A bad value is a
-ClientSettingsError naming the key.
+settings that way). They layer over the file exactly as the flags do (a `select` starts over, `extendSelect`
+adds, `ignore` removes). A bad value is a ClientSettingsError naming the key.
 """
 
 from __future__ import annotations
