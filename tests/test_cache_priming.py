@@ -55,6 +55,16 @@ def test_files_are_grouped_by_their_own_projects_settings_newest_first_and_outsi
     assert inner_settings.policy != outer_settings.policy
 
 
+def test_projects_with_the_same_options_are_primed_each_into_its_own_cache(tmp_path: Path) -> None:
+    first, second = _project(tmp_path / "first"), _project(tmp_path / "second")
+    paths = _write(first / "a.py", modified=1_000), _write(second / "b.py", modified=2_000)
+    groups = _by_settings([first, second], {})
+    assert [[path.name for path in found] for _, found in groups] == [["b.py"], ["a.py"]]
+    prime([first, second], {}, lambda done, total: None)
+    assert [[d.code for d in _cached(path).diagnostics] for path in paths] == [["BNF201"], ["BNF201"]]
+    assert sorted(entry.parent.name for entry in tmp_path.glob("*/.bnfix_cache")) == ["first", "second"]
+
+
 def test_client_settings_are_part_of_each_files_settings(tmp_path: Path) -> None:
     project = _project(tmp_path / "project")
     path = _write(project / "model.py")

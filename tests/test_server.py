@@ -83,11 +83,16 @@ CAPABILITIES = types.ClientCapabilities(
 )
 
 
-async def _start(root: Path, options: dict | None = None, capabilities: types.ClientCapabilities = CAPABILITIES) -> LanguageClient:
+async def _start(
+    root: Path, options: dict | None = None, capabilities: types.ClientCapabilities = CAPABILITIES, folders: list[Path] | None = None
+) -> LanguageClient:
     client = _make_client()
     await client.start_io(*SERVER_COMMAND, env=SERVER_ENV, cwd=str(root))
+    workspace_folders = None if folders is None else [types.WorkspaceFolder(folder.as_uri(), folder.name) for folder in folders]
     client.initialize_result = await client.initialize_session(
-        types.InitializeParams(capabilities=capabilities, root_uri=root.as_uri(), initialization_options=options)
+        types.InitializeParams(
+            capabilities=capabilities, root_uri=root.as_uri(), initialization_options=options, workspace_folders=workspace_folders
+        )
     )
     return client
 
@@ -319,6 +324,28 @@ async def test_cache_priming_checks_the_saved_files_so_that_opening_one_shows_it
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams({"bnfix": {"select": ["BNF2"]}}))
         await _until(lambda: _priming_runs_ended(client) == 2)
         assert _primed(other, {"select": ("BNF2",)}) == ["BNF201"]
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+@over_stdio
+async def test_a_workspace_folder_added_later_is_primed_and_a_removed_one_is_not(tmp_path: Path) -> None:
+    first, added, removed = (tmp_path / name for name in ("first", "added", "removed"))
+    projects = {folder: _cached_project(folder) for folder in (first, added, removed) if folder.mkdir() is None}
+    client = await _start(first, capabilities=PROGRESS_CAPABILITIES, folders=[first, removed])
+    try:
+        await _until(lambda: _priming_runs_ended(client) == 1)
+        (removed / "new.py").write_text(SAFE_ONLY, encoding="utf-8")  # saved after that run: only a new run sees it
+        assert _primed(projects[added][0]) is None
+        event = types.WorkspaceFoldersChangeEvent(
+            added=[types.WorkspaceFolder(added.as_uri(), "added")], removed=[types.WorkspaceFolder(removed.as_uri(), "removed")]
+        )
+        client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(event))
+        await _until(lambda: _priming_runs_ended(client) == 2)
+        assert [_primed(path) for path in projects[added]] == [["BNF201", "BNF103", "BNF202"], ["BNF201"]]
+        assert _primed(removed / "new.py") is None
+        assert list(client.progress_reports.values())[-1][-2].message == "4/4 files"  # first's two again, and added's
     finally:
         await client.shutdown_session()
         await client.stop()

@@ -48,7 +48,8 @@ def _by_settings(folders: Iterable[Path], overrides: dict[str, Any]) -> list[tup
     from bnfix.sources.files import discover
 
     settings_of: dict[Path, Settings | None] = {}  # by directory: a pyproject.toml is looked up once per directory
-    groups: dict[Settings, list[tuple[float, Path]]] = {}
+    # Keyed by the cache as well: two projects with the same options compare equal, but each has its own cache.
+    groups: dict[tuple[Settings, str | None], list[tuple[float, Path]]] = {}
     for folder in folders:
         folder_settings, _ = settings_for(folder, overrides)
         for path in discover([folder], folder_settings.exclude, (".py",)):
@@ -63,8 +64,8 @@ def _by_settings(folders: Iterable[Path], overrides: dict[str, Any]) -> list[tup
                 modified = path.stat().st_mtime
             except OSError:
                 continue
-            groups.setdefault(settings, []).append((modified, path))
-    ordered = [(settings, sorted(found, key=lambda item: -item[0])) for settings, found in groups.items()]
+            groups.setdefault((settings, settings.cache_dir), []).append((modified, path))
+    ordered = [(settings, sorted(found, key=lambda item: -item[0])) for (settings, _), found in groups.items()]
     ordered.sort(key=lambda group: -group[1][0][0])
     return [(settings, [path for _, path in found]) for settings, found in ordered]
 

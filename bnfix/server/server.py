@@ -453,6 +453,11 @@ def create_server() -> BnfixLanguageServer:
             if (ls.overrides, ls.cache_priming) != before:
                 ls.start_priming()  # the cache is keyed by the settings: prime it for the new ones
 
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_workspace_folders(ls: BnfixLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        # pygls has updated ls.workspace.folders. A new run over all of them: what is primed already is a cache hit.
+        ls.start_priming()
+
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: BnfixLanguageServer, params: None) -> None:
         ls.stop_priming()
