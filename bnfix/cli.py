@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
-from typing import ClassVar, List, Optional
+from typing import Callable, ClassVar, List, Optional
 
 import typer
 import typer.main
@@ -90,12 +90,12 @@ def apply(
     raise typer.Exit(run(dataclasses.replace(options, fix=True), fix=True, before_write=before_write))
 
 
-def _hold_back_worse_repairs(results, settings: Settings, **options):
+def _hold_back_worse_repairs(results, settings_of: Callable[[Path], Settings], **options):
     """`apply --verify`: a repair that is worse, newly crashes or could not be verified is not written."""
     from bnfix.verify.command import verify_repairs
 
     changed = [result.path for result in results if result.changed]
-    verdicts = verify_repairs(changed, settings, **options) if changed else {}
+    verdicts = verify_repairs(changed, settings_of, **options) if changed else {}
     kept = []
     for result in results:
         write, reason = verdicts.get(result.path, (True, ""))
@@ -103,7 +103,7 @@ def _hold_back_worse_repairs(results, settings: Settings, **options):
             typer.echo(f"{result.path}: {reason}", err=True)
         if not write:
             typer.echo(f"held back {result.path}: {reason}", err=True)
-            result = recheck_original(result, settings)
+            result = recheck_original(result, settings_of(result.path))
         kept.append(result)
     return kept
 

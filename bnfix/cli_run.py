@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Callable, Optional, TextIO
 
 from bnfix.cli_options import OutputFormat, RunOptions
-from bnfix.config import ConfigError, load_settings, parse_keras_version, parse_policy
+from bnfix.config import ConfigError, SettingsByFile, group_by_settings, load_settings, parse_keras_version, parse_policy
 from bnfix.settings import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_REGRESSION = 0, 1, 2, 3
 
+# Each file's settings (its nearest pyproject.toml, then the flags): config.SettingsByFile.
+SettingsOf = Callable[[Path], Settings]
 # What `apply --verify` plugs in between the repair and the write: it may hold repairs back.
-BeforeWrite = Callable[[list, Settings], list]
+BeforeWrite = Callable[[list, SettingsOf], list]
 
 
 class UsageError(Exception):
@@ -45,8 +47,16 @@ def _split(values: Optional[list[str]]) -> Optional[tuple[str, ...]]:
 
 
 def settings_for(options: RunOptions) -> Settings:
+    """The run's settings: those of the first path's project (or `--config`'s), then the flags."""
     paths = [options.stdin_filename] if options.stdin_filename else (options.paths or [Path(".")])
-    overrides = {
+    try:
+        return load_settings(paths, _overrides(options), options.config)
+    except ConfigError as problem:
+        raise UsageError(str(problem)) from None
+
+
+def _overrides(options: RunOptions) -> dict:
+    return {
         "policy": _flag(parse_policy, options.policy, "--policy"),
         "select": _split(options.select),
         "extend_select": _split(options.extend_select),
@@ -55,10 +65,6 @@ def settings_for(options: RunOptions) -> Settings:
         "unsafe_fixes": options.unsafe_fixes,
         "keras_version": _flag(parse_keras_version, options.keras_version, "--keras-version"),
     }
-    try:
-        return load_settings(paths, overrides, options.config)
-    except ConfigError as problem:
-        raise UsageError(str(problem)) from None
 
 
 def _flag(parse: Callable, value: Optional[str], flag: str):
@@ -97,20 +103,25 @@ def run_once(options: RunOptions, fix: bool, before_write: BeforeWrite | None = 
     settings = settings_for(options)
     if options.reads_stdin:
         return _run_stdin(options, settings, fix)
-    paths, missing = _source_paths(options.paths or [Path(".")], settings)
+    settings_of = SettingsByFile(_overrides(options), options.config)
+    try:  # every file's configuration is read before any file is processed: a broken one changes nothing
+        paths, missing = _source_paths(options.paths or [Path(".")], settings_of)
+        by_settings = group_by_settings(paths, settings_of)
+    except ConfigError as problem:
+        raise UsageError(str(problem)) from None
     for path in missing:
         error(f"{path}: no such file or directory")
     if not paths and not missing:
         warning("no Python files or notebooks found under the given path(s)")
         return EXIT_CLEAN
-    results = _process(paths, settings, fix or options.diff, options)
+    results = _process(paths, by_settings, fix or options.diff, options)
     write_failures = False
     if options.diff:
         _write_diffs(results, options)
     elif fix:
         if before_write is not None:
-            results = before_write(results, settings)
-        results, write_failures = _write_back(results, settings, options)
+            results = before_write(results, settings_of)
+        results, write_failures = _write_back(results, settings_of, options)
     if not options.diff:
         _write_report(results, settings, applied=fix, options=options)
     failed = bool(missing) or write_failures
@@ -130,13 +141,15 @@ def exit_code(results, options: RunOptions, failed: bool = False, changed_counts
     return EXIT_CLEAN
 
 
-def _source_paths(paths: list[Path], settings: Settings) -> tuple[list[Path], list[Path]]:
-    """The files to process, and the named paths that do not exist (each an error; the others still run)."""
+def _source_paths(paths: list[Path], settings_of: SettingsByFile) -> tuple[list[Path], list[Path]]:
+    """The files to process, each project's `exclude` applied below it; and the named paths that do not exist
+    (each an error; the others still run)."""
     from bnfix.sources.files import CHECKED_SUFFIXES, discover
 
     missing = [path for path in paths if not path.exists()]
     existing = [path for path in paths if path.exists()]
-    return (list(discover(existing, settings.exclude, CHECKED_SUFFIXES)) if existing else []), missing
+    return (list(discover(existing, suffixes=CHECKED_SUFFIXES, exclude_at=settings_of.exclude_at)) if existing else []), missing
+
 
 
 def _max_size(options: RunOptions) -> tuple[float, ...]:
@@ -148,17 +161,26 @@ def _proposes_fixes(options: RunOptions) -> bool:
     return options.output_format is OutputFormat.sarif or options.show_fixes
 
 
-def _process(paths: list[Path], settings: Settings, fix: bool, options: RunOptions) -> list:
+def _process(paths: list[Path], by_settings: list[tuple[Settings, list[int]]], fix: bool, options: RunOptions) -> list:
+    """Every file's result, in the order of `paths`, each group of files run with its own settings."""
     from bnfix.process import process_files
     from bnfix.report.progress import progress_bar
 
     propose = not fix and _proposes_fixes(options)
     description = "bnfix apply" if fix else "bnfix check"
+    results: list = [None] * len(paths)
     with progress_bar(len(paths), description, enabled=not options.no_progress) as advance:
-        return list(process_files(paths, settings, fix, options.jobs, propose, *_max_size(options), on_done=advance, use_cache=not options.no_cache))
+        for settings, indexes in by_settings:
+            found = process_files(
+                [paths[index] for index in indexes], settings, fix, options.jobs, propose, *_max_size(options),
+                on_done=advance, use_cache=not options.no_cache,
+            )
+            for index, result in zip(indexes, found):
+                results[index] = result
+    return results
 
 
-def _write_back(results: list, settings: Settings, options: RunOptions) -> tuple[list, bool]:
+def _write_back(results: list, settings_of: SettingsOf, options: RunOptions) -> tuple[list, bool]:
     """Write the repaired files; one that cannot be written is reported (stderr) with the findings of the file as
     it still is on disk, so their positions stay true."""
     from bnfix.process import write_result
@@ -171,7 +193,7 @@ def _write_back(results: list, settings: Settings, options: RunOptions) -> tuple
         except OSError as problem:
             failed = True
             error(f"{result.path}: cannot write: {problem.strerror or problem}")
-            result = recheck_original(result, settings, *_max_size(options))
+            result = recheck_original(result, settings_of(result.path), *_max_size(options))
         written.append(result)
     return written, failed
 

@@ -11,7 +11,7 @@ import dataclasses
 import string
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from bnfix.rules import RULE_CODES
@@ -30,11 +30,13 @@ def find_pyproject(start: Path) -> Path | None:
     """The nearest pyproject.toml at or above `start` that has a [tool.bnfix] table, like ruff's lookup."""
     start = start.resolve()
     directory = start if start.is_dir() else start.parent
-    for candidate_dir in (directory, *directory.parents):
-        candidate = candidate_dir / "pyproject.toml"
-        if candidate.is_file() and "bnfix" in _read_toml(candidate).get("tool", {}):
-            return candidate
-    return None
+    return next((candidate for candidate in map(_bnfix_pyproject, (directory, *directory.parents)) if candidate), None)
+
+
+def _bnfix_pyproject(directory: Path) -> Path | None:
+    """`directory`'s pyproject.toml, if it has a [tool.bnfix] table."""
+    candidate = directory / "pyproject.toml"
+    return candidate if candidate.is_file() and "bnfix" in _read_toml(candidate).get("tool", {}) else None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -212,17 +214,78 @@ def load_settings(paths: list[Path], overrides: dict[str, Any], config: Path | N
     `overrides` holds the flags (None-valued ones were not given); `select`, `extend_select` and `ignore` in it are
     checked against the rule catalogue like the file's.
     """
-    values: dict[str, Any] = {}
-    root: Path | None = None  # where the configuration lives: the project root, for the result cache
     if config is not None:
-        table, origin = read_config_file(config)
-        root = config.resolve().parent
-    else:
-        start = paths[0] if paths else Path.cwd()
-        pyproject = find_pyproject(start if start.exists() else Path.cwd())
-        table, origin = (_read_toml(pyproject)["tool"]["bnfix"], f"{pyproject}: [tool.bnfix]") if pyproject else ({}, "")
-        root = pyproject.parent if pyproject else None
-    values.update(settings_from_table(table, origin=origin))
+        return _settings(*read_config_file(config), config.resolve().parent, overrides)
+    start = paths[0] if paths else Path.cwd()
+    return _project_settings(find_pyproject(start if start.exists() else Path.cwd()), overrides)
+
+
+class SettingsByFile:
+    """Each file's settings as ruff finds them: the pyproject.toml with [tool.bnfix] nearest the file, then the
+    flags; with `config`, that file's for every path. Each directory and each pyproject.toml is read once, so a
+    run over a thousand files does not parse its pyproject.toml a thousand times.
+    """
+
+    def __init__(self, overrides: dict[str, Any], config: Path | None = None) -> None:
+        self.overrides = overrides
+        self.config = config
+        self._only = load_settings([], overrides, config) if config is not None else None
+        self._pyproject_of: dict[Path, Path | None] = {}
+        self._settings_of: dict[Path | None, Settings] = {}
+
+    def __call__(self, path: Path) -> Settings:
+        if self._only is not None:
+            return self._only
+        path = path.resolve()
+        pyproject = self._nearest_pyproject(path if path.is_dir() else path.parent)
+        if pyproject not in self._settings_of:
+            self._settings_of[pyproject] = _project_settings(pyproject, self.overrides)
+        return self._settings_of[pyproject]
+
+    def exclude_at(self, directory: Path) -> tuple[Path | None, tuple[str, ...]]:
+        """For `sources.files.discover`: the root of the project `directory` belongs to (None: none), and its
+        `exclude` (ruff matches each configuration's patterns relative to its own directory)."""
+        if self.config is not None:
+            return self.config.resolve().parent, self(directory).exclude
+        pyproject = self._nearest_pyproject(directory.resolve())
+        return (pyproject.parent if pyproject is not None else None), self(directory).exclude
+
+    def _nearest_pyproject(self, directory: Path) -> Path | None:
+        walked = []
+        found: Path | None = None
+        for candidate_dir in (directory, *directory.parents):
+            if candidate_dir in self._pyproject_of:
+                found = self._pyproject_of[candidate_dir]
+                break
+            walked.append(candidate_dir)
+            found = _bnfix_pyproject(candidate_dir)
+            if found is not None:
+                break
+        for candidate_dir in walked:
+            self._pyproject_of[candidate_dir] = found
+        return found
+
+
+def group_by_settings(paths: Sequence[Path], settings_of: Callable[[Path], Settings | None]) -> list[tuple[Settings, list[int]]]:
+    """The paths' indexes grouped by the settings they are checked with (None: left out), and by project: two
+    projects with the same options compare equal, but each has a result cache of its own."""
+    groups: dict[tuple[Settings, str | None], list[int]] = {}
+    for index, path in enumerate(paths):
+        settings = settings_of(path)
+        if settings is not None:
+            groups.setdefault((settings, settings.cache_dir), []).append(index)
+    return [(settings, indexes) for (settings, _), indexes in groups.items()]
+
+
+def _project_settings(pyproject: Path | None, overrides: dict[str, Any]) -> Settings:
+    if pyproject is None:
+        return _settings({}, "", None, overrides)
+    return _settings(_read_toml(pyproject)["tool"]["bnfix"], f"{pyproject}: [tool.bnfix]", pyproject.parent, overrides)
+
+
+def _settings(table: dict[str, Any], origin: str, root: Path | None, overrides: dict[str, Any]) -> Settings:
+    """`table` (read from `origin`, in the project at `root`) under the flags in `overrides`."""
+    values: dict[str, Any] = dict(settings_from_table(table, origin=origin))
     if root is not None:  # a relative cache-dir is relative to the configuration file
         values["cache_dir"] = str(root / values.get("cache_dir", ".bnfix_cache"))
     given = {key: value for key, value in overrides.items() if value is not None}

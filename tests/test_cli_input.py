@@ -149,6 +149,61 @@ def test_config_errors_name_the_given_file(project, tmp_path_factory):
     assert result.exit_code == 2 and "has no [tool.bnfix] table" in result.stderr
 
 
+# ---------------------------------------------------------------- nested projects: each file its nearest configuration
+
+
+@pytest.fixture
+def monorepo(tmp_path: Path) -> Path:
+    """A root project (post) holding a project of its own (pre), each file wrong for its own project's policy."""
+    configure(tmp_path, 'policy = "post"\nexclude = ["generated/"]')
+    (tmp_path / "sub").mkdir()
+    configure(tmp_path / "sub", 'policy = "pre"\nexclude = ["legacy/"]')
+    for directory in ("", "sub", "generated", "sub/generated", "legacy", "sub/legacy"):
+        (tmp_path / directory).mkdir(exist_ok=True)
+        (tmp_path / directory / "model.py").write_text(FIXED_PLACEMENT if directory.startswith("sub") else BROKEN_PLACEMENT)
+    return tmp_path
+
+
+def _reported(result) -> list[str]:
+    return sorted(line.split(":")[0] for line in result.stdout.splitlines() if ": BNF" in line)
+
+
+def test_each_file_is_checked_with_its_nearest_configuration_in_any_order_of_paths(monorepo, monkeypatch):
+    monkeypatch.chdir(monorepo)
+    # Not generated/ (the root's exclude) nor sub/legacy/ (sub's), but sub/generated/: sub's exclude rules there.
+    expected = ["legacy/model.py", "model.py", "sub/generated/model.py", "sub/model.py"]
+    for paths in (["."], ["sub", "."], ["legacy", "sub", "model.py"]):
+        result = invoke("check", "--format", "concise", *paths)
+        assert (result.exit_code, _reported(result)) == (1, expected)
+    # Each project's `exclude` applies below it, relative to its root, from wherever bnfix runs.
+    monkeypatch.chdir(monorepo.parent)
+    result = invoke("check", "--format", "concise", str(monorepo))
+    assert _reported(result) == [str(monorepo / path) for path in expected]
+
+
+def test_the_flags_apply_to_every_project_and_config_to_every_file(monorepo, monkeypatch):
+    monkeypatch.chdir(monorepo)
+    assert _reported(invoke("check", "--format", "concise", "--policy", "pre", ".")) == ["sub/generated/model.py", "sub/model.py"]
+    assert _reported(invoke("check", "--format", "concise", "--policy", "post", ".")) == ["legacy/model.py", "model.py"]
+    # One file for all: post everywhere, and the root's exclude everywhere (sub/generated/ too).
+    assert _reported(invoke("check", "--format", "concise", "--config", "pyproject.toml", ".")) == ["legacy/model.py", "model.py"]
+
+
+def test_a_broken_nested_configuration_stops_the_run_before_anything_is_written(monorepo, monkeypatch):
+    monkeypatch.chdir(monorepo)
+    (monorepo / "sub" / "pyproject.toml").write_text("[tool.bnfix]\npolicy = 3\n")
+    before = {path: path.read_bytes() for path in monorepo.rglob("*.py")}
+    result = invoke("apply", ".")
+    assert result.exit_code == 2 and f"{(monorepo / 'sub' / 'pyproject.toml').resolve()}: [tool.bnfix] policy" in result.stderr
+    assert {path: path.read_bytes() for path in monorepo.rglob("*.py")} == before
+
+
+def test_each_project_keeps_its_own_result_cache(monorepo, monkeypatch):
+    monkeypatch.chdir(monorepo)
+    assert invoke("check", "sub", ".").exit_code == 1
+    assert sorted(str(path.parent.relative_to(monorepo)) for path in monorepo.rglob(".bnfix_cache")) == [".", "sub"]
+
+
 # ---------------------------------------------------------------- paths
 
 

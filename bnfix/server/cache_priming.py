@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from bnfix.server.client_settings import CACHE_PRIMING, ClientSettingsError, parse_client_settings, settings_for
+from bnfix.server.client_settings import CACHE_PRIMING, ClientSettingsError, parse_client_settings
 from bnfix.server.parent_watch import exit_with_parent
 from bnfix.settings import Settings
 
@@ -42,32 +42,36 @@ def prime(folders: Iterable[Path], overrides: dict[str, Any], report: Callable[[
 
 
 def _by_settings(folders: Iterable[Path], overrides: dict[str, Any]) -> list[tuple[Settings, list[Path]]]:
-    """The folders' Python files, walked as `bnfix check FOLDER` walks them (its `exclude`, .gitignore), grouped by
-    the settings each file gets (its nearest project's, then the client's), newest file first; files outside any
-    project are left out."""
+    """The folders' Python files, walked as `bnfix check FOLDER` walks them (each project's `exclude`, .gitignore),
+    grouped by the settings each file gets (its nearest project's, then the client's), newest file first; files
+    outside any project, or in one whose configuration is broken, are left out."""
+    from bnfix.config import ConfigError, SettingsByFile, group_by_settings
     from bnfix.sources.files import discover
 
-    settings_of: dict[Path, Settings | None] = {}  # by directory: a pyproject.toml is looked up once per directory
-    # Keyed by the cache as well: two projects with the same options compare equal, but each has its own cache.
-    groups: dict[tuple[Settings, str | None], list[tuple[float, Path]]] = {}
-    for folder in folders:
-        folder_settings, _ = settings_for(folder, overrides)
-        for path in discover([folder], folder_settings.exclude, (".py",)):
-            directory = path.parent
-            if directory not in settings_of:
-                settings, error = settings_for(path, overrides)
-                settings_of[directory] = settings if error is None and settings.cache_dir is not None else None
-            settings = settings_of[directory]
-            if settings is None:
-                continue
-            try:
-                modified = path.stat().st_mtime
-            except OSError:
-                continue
-            groups.setdefault((settings, settings.cache_dir), []).append((modified, path))
-    ordered = [(settings, sorted(found, key=lambda item: -item[0])) for (settings, _), found in groups.items()]
-    ordered.sort(key=lambda group: -group[1][0][0])
-    return [(settings, [path for _, path in found]) for settings, found in ordered]
+    settings_of = SettingsByFile(overrides)
+
+    def exclude_at(directory: Path) -> tuple[Path | None, tuple[str, ...]]:
+        try:
+            return settings_of.exclude_at(directory)
+        except ConfigError:  # its files are left out below; the walk goes on
+            return None, ()
+
+    def primed_with(path: Path) -> Settings | None:
+        try:
+            settings = settings_of(path)
+        except ConfigError:
+            return None
+        return settings if settings.cache_dir is not None else None
+
+    found: list[tuple[float, Path]] = []
+    for path in discover(folders, suffixes=(".py",), exclude_at=exclude_at):
+        try:
+            found.append((path.stat().st_mtime, path))
+        except OSError:
+            continue
+    found.sort(key=lambda item: -item[0])
+    # Newest first within each group, and the group holding the newest file first.
+    return [(settings, [found[index][1] for index in indexes]) for settings, indexes in group_by_settings([path for _, path in found], primed_with)]
 
 
 class PrimingRun:

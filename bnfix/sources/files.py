@@ -16,7 +16,7 @@ import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 if TYPE_CHECKING:
     import pathspec
@@ -95,9 +95,32 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def discover(paths: Iterable[Path], exclude: Iterable[str] = (), suffixes: tuple[str, ...] = SOURCE_SUFFIXES) -> Iterator[Path]:
-    """Source files under `paths`, in a stable order; a file named explicitly is always included."""
-    excluded = None
+# For a walk whose projects each have their own `exclude`: a directory -> the root of the project its files belong
+# to (None: none) and that project's patterns. Asked at each root walked and at each directory with a pyproject.toml.
+ExcludeAt = Callable[[Path], "tuple[Path | None, Iterable[str]]"]
+
+
+def discover(
+    paths: Iterable[Path], exclude: Iterable[str] = (), suffixes: tuple[str, ...] = SOURCE_SUFFIXES, exclude_at: ExcludeAt | None = None
+) -> Iterator[Path]:
+    """Source files under `paths`, in a stable order; a file named explicitly is always included.
+
+    `exclude` is matched against each path as given and each name; with `exclude_at`, each project's own patterns
+    apply below it instead, matched also relative to its root (as ruff applies each pyproject.toml's `exclude`).
+    """
+    specs: dict[tuple[Path | None, tuple[str, ...]], _Excluded] = {}
+
+    def excluded_at(directory: Path | None, patterns: Iterable[str]) -> _Excluded:
+        import pathspec  # only a directory walk needs it: an editor checking one file does not pay for it
+
+        key = (directory, tuple(patterns))
+        if key not in specs:
+            specs[key] = _Excluded(directory, pathspec.GitIgnoreSpec.from_lines(list(key[1])))
+        return specs[key]
+
+    def project_at(directory: Path) -> _Excluded | None:
+        return excluded_at(*exclude_at(directory)) if exclude_at is not None else None
+
     seen: set[Path] = set()
     for root in paths:
         if root.is_file() or not root.exists():
@@ -105,18 +128,37 @@ def discover(paths: Iterable[Path], exclude: Iterable[str] = (), suffixes: tuple
                 seen.add(root)
                 yield root
             continue
-        if excluded is None:
-            import pathspec  # only a directory walk needs it: an editor checking one file does not pay for it
-
-            excluded = pathspec.GitIgnoreSpec.from_lines(list(exclude))
-        for found in _walk(root, excluded, [], suffixes):
+        for found in _walk(root, project_at(root) or excluded_at(None, exclude), [], suffixes, project_at):
             if found not in seen:
                 seen.add(found)
                 yield found
 
 
+@dataclass(frozen=True)
+class _Excluded:
+    """A project's `exclude` patterns, and its root (None: matched only against paths as given and names)."""
+
+    root: Path | None
+    spec: pathspec.PathSpec
+
+    def match(self, entry: Path, suffix: str) -> bool:
+        if self.spec.match_file(entry.as_posix() + suffix) or self.spec.match_file(entry.name + suffix):
+            return True
+        if self.root is None:
+            return False
+        try:  # abspath, not resolve: no system call per entry walked
+            relative = Path(os.path.abspath(entry)).relative_to(self.root)
+        except ValueError:
+            return False
+        return self.spec.match_file(relative.as_posix() + suffix)
+
+
 def _walk(
-    directory: Path, excluded: pathspec.PathSpec, ignores: list[tuple[Path, pathspec.PathSpec]], suffixes: tuple[str, ...]
+    directory: Path,
+    excluded: _Excluded,
+    ignores: list[tuple[Path, pathspec.PathSpec]],
+    suffixes: tuple[str, ...],
+    project_at: Callable[[Path], _Excluded | None],
 ) -> Iterator[Path]:
     import pathspec
 
@@ -139,14 +181,15 @@ def _walk(
             continue
         if is_dir:
             if not entry.is_symlink():
-                yield from _walk(entry, excluded, ignores, suffixes)
+                nested = project_at(entry) if (entry / "pyproject.toml").is_file() else None
+                yield from _walk(entry, nested or excluded, ignores, suffixes, project_at)
         elif entry.suffix in suffixes:
             yield entry
 
 
-def _ignored(entry: Path, is_dir: bool, excluded: pathspec.PathSpec, ignores: list[tuple[Path, pathspec.PathSpec]]) -> bool:
+def _ignored(entry: Path, is_dir: bool, excluded: _Excluded, ignores: list[tuple[Path, pathspec.PathSpec]]) -> bool:
     suffix = "/" if is_dir else ""
-    if excluded.match_file(entry.as_posix() + suffix) or excluded.match_file(entry.name + suffix):
+    if excluded.match(entry, suffix):
         return True
     for base, spec in ignores:
         relative = entry.relative_to(base).as_posix() + suffix

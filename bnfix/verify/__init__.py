@@ -1,8 +1,8 @@
 """`bnfix verify`: retrain the original and the repaired script, compare, report.
 
 Parent side (`runner`, `compare`, `report`, `command`) never imports TensorFlow or Keras; only `harness` does,
-inside the worker processes it runs in. For `bnfix apply --verify`: `command.verify_repairs(paths, settings)`
-(one session for many files) or `command.verification_is_not_worse(path, settings)`.
+inside the worker processes it runs in. For `bnfix apply --verify`: `command.verify_repairs(paths, settings_of)`
+(one session for many files, each with its own settings) or `command.verification_is_not_worse(path, settings)`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 __all__ = ["verification_is_not_worse", "verify_repairs"]
 
 
-def verify_repairs(paths, settings, **options):
+def verify_repairs(paths, settings_of, **options):
     from bnfix.verify.command import verify_repairs as run
 
-    return run(paths, settings, **options)
+    return run(paths, settings_of, **options)
 
 
 def verification_is_not_worse(path, settings, **options) -> bool:

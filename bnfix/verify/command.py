@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import typer
 
@@ -187,7 +187,7 @@ def exit_code(verdicts) -> int:
 
 def verify_repairs(
     paths: list[Path],
-    settings: Settings,
+    settings_of: Callable[[Path], Settings],
     *,
     seeds: int = 3,
     timeout: float = 300.0,
@@ -213,7 +213,7 @@ def verify_repairs(
     options = RunOptions(
         seeds=seeds_from(seeds), timeout=timeout, jobs=jobs or default_jobs(), budget=budget, invocation_dir=Path.cwd()
     )
-    rows = build_rows(run_plans([plan_script(path, settings) for path in paths], options), budget.active)
+    rows = build_rows(run_plans([plan_script(path, settings_of(path)) for path in paths], options), budget.active)
     decisions: dict[Path, tuple[bool, str]] = {}
     for row in rows:
         reason = f"{row.verdict.value}: {row.judgement.reason}"
