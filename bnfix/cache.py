@@ -170,6 +170,8 @@ def run_key(settings: Settings, mode: tuple) -> str:
         "settings": relevant,
         # Without `keras-version`, rules target the installed Keras (tf-keras for code that imports tf_keras).
         "keras": [_plain(installed_keras_version()), _plain(distribution_version("tf-keras"))],
+        # A notebook read without nbformat is an error that installing the `notebooks` extra must not leave cached.
+        "nbformat": _plain(distribution_version("nbformat")),
         "mode": _plain(mode),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()

@@ -55,7 +55,8 @@ class RunOptions:
 
     @property
     def reads_stdin(self) -> bool:
-        return self.paths == [Path("-")]
+        """`-` as the path, or `--stdin-filename` at all: as in ruff, a file name for stdin means stdin is read."""
+        return self.paths == [Path("-")] or self.stdin_filename is not None
 
 
 def complete_rule_codes(incomplete: str) -> list[str]:
@@ -89,7 +90,7 @@ _OPTIONS: dict[str, tuple[object, object]] = {
     "ignore": (Annotated[Optional[List[str]], typer.Option("--ignore", help=f"{_CODES_HELP} to skip.", autocompletion=complete_rule_codes)], None),
     "exclude": (Annotated[Optional[List[str]], typer.Option("--exclude", help="Comma-separated gitignore-style patterns to skip.")], None),
     "keras_version": (Annotated[Optional[str], typer.Option("--keras-version", help="Target Keras version (e.g. 3.14); default: the installed one.")], None),
-    "stdin_filename": (Annotated[Optional[Path], typer.Option("--stdin-filename", help="The path of the source read from stdin (config, messages).")], None),
+    "stdin_filename": (Annotated[Optional[Path], typer.Option("--stdin-filename", help="Read the source from stdin; PATH names it (config, messages).")], None),
     "jobs": (Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes for many files (default: CPU count).")], None),
     "max_file_size": (Annotated[Optional[float], typer.Option("--max-file-size", min=0.001, help="Megabytes of code above which a file is reported, not parsed (default: 2).")], None),
     "no_cache": (Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache (.bnfix_cache, or cache-dir).")], False),

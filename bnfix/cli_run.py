@@ -43,7 +43,8 @@ def warning(message: str) -> None:
 def _split(values: Optional[list[str]]) -> Optional[tuple[str, ...]]:
     if not values:
         return None
-    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+    parts = tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+    return parts or ("",)  # `--select ""`: an error (config.parse_rule_selectors), not an empty selection
 
 
 def settings_for(options: RunOptions) -> Settings:
@@ -96,12 +97,19 @@ def run(options: RunOptions, fix: bool, before_write: BeforeWrite | None = None)
         return run_once(options, fix, before_write)
     except UsageError as problem:
         error(str(problem))
+        if options.reads_stdin and fix and not options.diff:
+            # An editor's filter (Vim's `:%!`) replaces the buffer with stdout: it gets the buffer back unchanged.
+            sys.stdout.buffer.write(sys.stdin.buffer.read())
+            sys.stdout.flush()
         return EXIT_ERROR
 
 
 def run_once(options: RunOptions, fix: bool, before_write: BeforeWrite | None = None) -> int:
     settings = settings_for(options)
     if options.reads_stdin:
+        for path in options.paths or []:
+            if path != Path("-"):
+                warning(f"ignoring {path}: --stdin-filename reads the source from stdin")
         return _run_stdin(options, settings, fix)
     settings_of = SettingsByFile(_overrides(options), options.config)
     try:  # every file's configuration is read before any file is processed: a broken one changes nothing
@@ -113,8 +121,8 @@ def run_once(options: RunOptions, fix: bool, before_write: BeforeWrite | None = 
         error(f"{path}: no such file or directory")
     if not paths and not missing:
         warning("no Python files or notebooks found under the given path(s)")
-        return EXIT_CLEAN
-    results = _process(paths, by_settings, fix or options.diff, options)
+    # With no file, a machine-readable report is still written (`[]`, a SARIF run without results): CI uploads it.
+    results = _process(paths, by_settings, fix or options.diff, options) if paths else []
     write_failures = False
     if options.diff:
         _write_diffs(results, options)
@@ -214,6 +222,8 @@ class _Report:
         from bnfix.report.style import PLAIN, palette_for
 
         self.path = options.output_file
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # as ruff: `-o reports/bnfix.json` in a fresh clone
         self.stream: TextIO = open(self.path, "w", encoding="utf-8") if self.path else sys.stdout  # noqa: SIM115
         self.palette = PLAIN if self.path else palette_for(sys.stdout)
 

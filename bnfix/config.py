@@ -107,12 +107,14 @@ def parse_rule_selectors(values: Iterable[str], where: str) -> tuple[str, ...]:
     codes = RULE_CODES
     selectors = tuple(str(value).strip().upper() for value in values)
     for selector in selectors:
+        if not selector:  # every code starts with "": it would select everything or ignore everything, silently
+            raise ConfigError(f"{where}: an empty rule code; valid codes: {', '.join(codes)} (or a prefix such as BNF1, or {ALL_SELECTOR})")
         if selector != ALL_SELECTOR and not any(code.startswith(selector) for code in codes):
             raise ConfigError(
                 f"{where}: unknown rule code or prefix {selector!r}; valid codes: {', '.join(codes)} "
                 f"(or a prefix of them such as BNF1, or {ALL_SELECTOR})"
             )
-    return tuple(selector for selector in selectors if selector)
+    return selectors
 
 
 def _string_list(value: Any, where: str) -> tuple[str, ...]:
@@ -189,18 +191,39 @@ class SelectionLayer:
 
 
 def resolve_selection(layers: Iterable[SelectionLayer]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Settings' (select, ignore) for the layers: a layer's `select` starts over (dropping earlier ignores), its
-    `extend-select` adds, its `ignore` removes."""
+    """Settings' (select, ignore) for the layers, resolved as ruff resolves them.
+
+    Within a layer the more specific selector wins, whatever its kind: `--select BNF201 --ignore BNF2` runs BNF201,
+    `--select BNF2 --ignore BNF201` does not (at equal specificity, `ignore` wins). A layer with a `select` then
+    starts over from what it enables; one without changes what the layers before chose. A layer that selects
+    nothing and only ignores (`select = []`) hands its ignores on to the next layer, as ruff does.
+    """
     codes = RULE_CODES
 
-    def matching(selectors: tuple[str, ...]) -> set[str]:
-        return {code for code in codes if any(s == ALL_SELECTOR or code.startswith(s) for s in selectors)}
+    def matching(selector: str) -> set[str]:
+        return set(codes) if selector == ALL_SELECTOR else {code for code in codes if code.startswith(selector)}
+
+    def specificity(selector: str) -> int:  # ALL, then BNF, then ever longer prefixes, then a whole code
+        return 0 if selector == ALL_SELECTOR else len(selector)
 
     enabled = set(codes)
+    carried_ignores: tuple[str, ...] = ()
     for layer in layers:
+        ignores, carried_ignores = (*layer.ignore, *carried_ignores), ()
+        updates: dict[str, bool] = {}
+        for level in sorted({specificity(s) for s in (*(layer.select or ()), *layer.extend_select, *ignores)}):
+            for selector in (*(layer.select or ()), *layer.extend_select):
+                if specificity(selector) == level:
+                    updates.update(dict.fromkeys(matching(selector), True))
+            for selector in ignores:
+                if specificity(selector) == level:
+                    updates.update(dict.fromkeys(matching(selector), False))
         if layer.select is not None:
-            enabled = matching(layer.select)
-        enabled = (enabled | matching(layer.extend_select)) - matching(layer.ignore)
+            enabled = {code for code, on in updates.items() if on}
+            if not layer.select and not layer.extend_select and layer.ignore:
+                carried_ignores = layer.ignore
+        else:
+            enabled = {code for code in codes if updates.get(code, code in enabled)}
     if enabled == set(codes):
         return (), ()
     if not enabled:

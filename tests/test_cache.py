@@ -180,6 +180,16 @@ def test_an_entry_well_formed_but_for_other_bytes_or_settings_is_not_used(tmp_pa
     assert ResultCache(tmp_path / "cache", run_key(same, ("check", 2.0))).load(path, path.read_bytes()) == outcome
 
 
+def test_installing_or_removing_nbformat_is_another_key(monkeypatch) -> None:
+    """Without nbformat a notebook's result is "reading notebooks needs nbformat": not what to show once it is there."""
+    import bnfix.analysis.keras_version as versions
+
+    with_nbformat = run_key(Settings(), ("check", 2.0))
+    real = versions.distribution_version
+    monkeypatch.setattr(versions, "distribution_version", lambda name: None if name == "nbformat" else real(name))
+    assert run_key(Settings(), ("check", 2.0)) != with_nbformat
+
+
 def _store_many(directory: str, path: str, rounds: int) -> None:
     cache = ResultCache(Path(directory), "0" * 64)
     for number in range(rounds):

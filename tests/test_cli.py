@@ -110,6 +110,16 @@ def test_stdin_apply_writes_fixed_source_to_stdout():
     assert result.stdout == FIXED_PLACEMENT
 
 
+def test_stdin_filename_alone_reads_stdin_and_other_paths_are_ignored_with_a_warning(tmp_path):
+    result = invoke("apply", "--stdin-filename", "model.py", input=BROKEN_PLACEMENT)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, FIXED_PLACEMENT, "")
+    other = tmp_path / "other.py"
+    other.write_text(BROKEN_PLACEMENT)
+    result = invoke("check", "--stdin-filename", "model.py", "--format", "concise", str(other), input=FIXED_PLACEMENT)
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == f"warning: ignoring {other}: --stdin-filename reads the source from stdin\n"
+
+
 def test_stdin_check_reports_with_the_given_name():
     result = invoke("check", "-", "--stdin-filename", "src/model.py", "--format", "concise", input=BROKEN_PLACEMENT)
     assert result.exit_code == 1
@@ -122,6 +132,16 @@ def test_stdin_syntax_error_returns_the_buffer_unchanged_and_exits_2():
     assert result.exit_code == 2
     assert result.stdout.startswith(broken)
     assert "syntax error" in result.output
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [(["--policy", "zzz"], "--policy"), (["--select", "BNF999"], "BNF999"), (["--config", "missing.toml"], "missing.toml")],
+)
+def test_stdin_repair_with_a_usage_error_returns_the_buffer_unchanged_and_exits_2(arguments, message):
+    result = invoke("apply", "-", "--stdin-filename", "model.py", *arguments, input=BROKEN_PLACEMENT)
+    assert (result.exit_code, result.stdout) == (2, BROKEN_PLACEMENT)
+    assert result.stderr.startswith("error: ") and message in result.stderr
 
 
 def test_syntax_error_file_is_reported_left_untouched_and_others_still_fixed(project):

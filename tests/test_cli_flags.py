@@ -150,7 +150,9 @@ def test_output_file_takes_the_report_and_errors_stay_on_stderr(mixed, tmp_path)
     assert result.stdout == ""
     assert result.stderr == f"error: {tmp_path / 'missing.py'}: no such file or directory\n"
     assert [row["code"] for row in json.loads(report.read_text())] == ["BNF101", "BNF204", "BNF103", "BNF202"]
-    unwritable = invoke("check", "--output-file", str(tmp_path / "no" / "dir" / "r.txt"), str(mixed))
+    nested = tmp_path / "reports" / "bnfix" / "r.json"  # its directories are made, as ruff makes them
+    assert invoke("check", "--format", "json", "-o", str(nested), str(mixed)).exit_code == 1 and json.loads(nested.read_text())
+    unwritable = invoke("check", "--output-file", str(report / "r.txt"), str(mixed))  # under a file: no directory there
     assert unwritable.exit_code == 2 and "cannot write the report" in unwritable.stderr
 
 

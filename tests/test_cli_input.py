@@ -58,6 +58,17 @@ def test_an_unknown_prefix_is_refused_and_known_prefixes_work(project):
     assert invoke("check", "--select", "ALL", "--ignore", "BNF1", str(project)).exit_code == 0
 
 
+@pytest.mark.parametrize("flag", ["--select", "--ignore", "--extend-select"])
+def test_an_empty_code_is_refused_not_read_as_no_rule_or_every_rule(project, flag):
+    for value in ("", " , "):
+        result = invoke("check", flag, value, str(project))
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert f"error: {flag}: an empty rule code; valid codes: " in result.stderr
+    pyproject = configure(project, f'{flag[2:]} = [""]')
+    result = invoke("check", str(project))
+    assert result.exit_code == 2 and f"error: {pyproject}: [tool.bnfix] {flag[2:]}: an empty rule code" in result.stderr
+
+
 @pytest.mark.parametrize("key", ["select", "ignore", "extend-select"])
 def test_an_unknown_code_in_the_configuration_names_the_file_and_the_key(project, key):
     pyproject = configure(project, f'{key} = ["BNF999"]')
@@ -74,6 +85,13 @@ def test_extend_select_adds_to_the_configured_selection(project):
     configure(project, 'select = ["BNF2"]\nextend-select = ["BNF1"]')
     assert invoke("check", str(project)).exit_code == 1
     assert invoke("check", "--select", "BNF2", str(project)).exit_code == 0  # a --select starts over, as in ruff
+
+
+def test_the_more_specific_selector_wins_on_the_command_line_and_in_the_file(project):
+    assert invoke("check", "--select", "BNF101", "--ignore", "BNF1", str(project)).exit_code == 1
+    assert invoke("check", "--select", "BNF1", "--ignore", "BNF101", str(project)).exit_code == 0
+    configure(project, 'select = ["BNF101"]\nignore = ["BNF"]')
+    assert invoke("check", str(project)).exit_code == 1
 
 
 # ---------------------------------------------------------------- configuration values
@@ -221,6 +239,20 @@ def test_only_missing_paths_exit_2(project):
     result = invoke("check", str(project / "a.py"), str(project / "b.py"))
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [f"error: {project / 'a.py'}: no such file or directory", f"error: {project / 'b.py'}: no such file or directory"]
+    assert result.stdout == ""  # not "All checks passed.": nothing was checked
+
+
+@pytest.mark.parametrize("output_format", ["json", "sarif"])
+@pytest.mark.parametrize("nothing", ["empty directory", "missing path"])
+def test_with_no_file_a_machine_readable_report_is_still_one_valid_document(tmp_path, output_format, nothing):
+    target = tmp_path / ("missing.py" if nothing == "missing path" else "")
+    report = tmp_path / "report.out"
+    result = invoke("check", "--format", output_format, "-o", str(report), str(target))
+    assert result.exit_code == (2 if nothing == "missing path" else 0)
+    document = json.loads(report.read_text())
+    assert document == [] if output_format == "json" else [run["results"] for run in document["runs"]] == [[]]
+    result = invoke("check", "--format", output_format, "--statistics" if output_format == "json" else "-q", str(target))
+    assert json.loads(result.stdout) is not None
 
 
 def test_no_files_found_is_a_warning_and_exit_0(tmp_path):

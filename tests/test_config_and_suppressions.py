@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bnfix.config import ConfigError, find_pyproject, load_settings
+from bnfix.config import ConfigError, SelectionLayer, find_pyproject, load_settings, resolve_selection
+from bnfix.rules import RULE_CODES
 from bnfix.settings import PlacementPolicy, Settings
 from bnfix.sources.suppressions import find_suppressions
 
@@ -38,6 +39,37 @@ def test_select_and_ignore_prefixes():
     assert settings.is_enabled("BNF201")
     assert not settings.is_enabled("BNF103")
     assert not settings.is_enabled("BNF202")
+
+
+@pytest.mark.parametrize(
+    "layers, expected",
+    [
+        # Within a layer the more specific selector wins, whichever kind it is (ruff's specificity).
+        ([("BNF2",), (), ("BNF201",)], ["BNF202", "BNF203", "BNF204"]),
+        ([("BNF201",), (), ("BNF2",)], ["BNF201"]),
+        ([("BNF201",), (), ("BNF201",)], []),  # equally specific: ignore wins
+        ([("ALL",), (), ("BNF",)], []),
+        ([None, ("BNF101",), ("BNF1",)], "all but BNF102-BNF104"),
+    ],
+)
+def test_a_layers_more_specific_selector_wins(layers, expected):
+    select, ignore = resolve_selection([SelectionLayer(*layers)])
+    enabled = [code for code in RULE_CODES if Settings(select=select, ignore=ignore).is_enabled(code)]
+    if expected == "all but BNF102-BNF104":
+        expected = [code for code in RULE_CODES if code not in ("BNF102", "BNF103", "BNF104")]
+    assert enabled == expected
+
+
+def test_layers_follow_ruff_a_select_starts_over_and_an_ignore_only_layer_hands_its_ignores_on():
+    def enabled(*layers):
+        select, ignore = resolve_selection([SelectionLayer(*layer) for layer in layers])
+        return [code for code in RULE_CODES if Settings(select=select, ignore=ignore).is_enabled(code)]
+
+    bnf2 = [code for code in RULE_CODES if code.startswith("BNF2")]
+    assert enabled((("BNF2",), (), ("BNF201",)), (None, ("BNF201",), ())) == bnf2
+    assert enabled((("BNF2",), (), ("BNF201",)), (None, ("BNF201",), ("BNF2",))) == ["BNF201"]
+    assert enabled(((), (), ("BNF201",)), (("BNF2",), (), ())) == bnf2[1:]  # `select = []`: its ignore carries on
+    assert enabled((None, (), ("BNF201",)), (("BNF2",), (), ())) == bnf2  # a select starts over
 
 
 def test_suppressions_cover_their_line_and_the_next_when_alone():

@@ -66,7 +66,7 @@ def summary_lines(results: Sequence[FileResult], applied: bool, unsafe_fixes: bo
                 lines.append(f"{palette.marker(FIX_MARKER)} {safe} fixable with `bnfix apply`.")
             if unsafe:
                 lines.append(f"{_count(unsafe, 'more fix', 'more fixes')} available with `bnfix apply --unsafe-fixes`.")
-    if not remaining and not fixed and not any(r.error for r in results):
+    if results and not remaining and not fixed and not any(r.error for r in results):  # none checked: none passed
         lines.append(palette.success("All checks passed."))
     return lines
 
