@@ -72,6 +72,52 @@ def test_the_same_builder_without_load_weights_is_fixed():
     assert_fix(never_loads, MODEL_ZOO_POST.replace("    if weights is not None:\n        model.load_weights(weights)\n", ""), "BNF101")
 
 
+# keras.applications' shape: `ResNet` builds the model around the `stack_fn` it is given and loads the checkpoint;
+# `ResNet50` passes one defined inside it, and `block_v2` is used only by a `stack_fn` of another module.
+CALLBACK_ZOO = """\
+    from tensorflow.keras import layers, models
+
+
+    def block_v1(x, filters):
+        x = layers.Conv2D(filters, 3, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        return x
+
+
+    def block_v2(x, filters):
+        x = layers.Conv2D(filters, 3, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        return x
+
+
+    def ResNet(stack_fn, weights="imagenet"):
+        inputs = layers.Input((224, 224, 3))
+        model = models.Model(inputs, stack_fn(inputs))
+        if weights is not None:
+            model.load_weights(weights)
+        return model
+
+
+    def ResNet50(weights="imagenet"):
+        def stack_fn(x):
+            return block_v1(x, 64)
+
+        return ResNet(stack_fn, weights)
+    """
+
+
+def test_a_builder_that_calls_the_function_it_is_given_guards_every_block_of_its_module():
+    found = diagnostics(CALLBACK_ZOO, "BNF101")
+    assert [d.line for d in found] == [6, 13]
+    assert all(d.fix_safety is FixSafety.UNSAFE and d.message.endswith("(line 22); reordering invalidates them") for d in found)
+    assert_fix(CALLBACK_ZOO, CALLBACK_ZOO, "BNF101")
+    # A builder that only calls its own helpers keeps to them: a block no loading model uses is fixed.
+    direct = textwrap.dedent(CALLBACK_ZOO).replace("stack_fn(inputs)", "block_v1(inputs, 64)")
+    assert [(d.line, d.fix_safety) for d in diagnostics(direct, "BNF101")] == [(6, FixSafety.UNSAFE), (13, FixSafety.SAFE)]
+
+
 SCRIPT = """\
     from tensorflow import keras
     from tensorflow.keras import layers
@@ -124,6 +170,29 @@ def test_every_way_weights_arrive_guards_the_model(loading):
     found = diagnostics(source, "BNF101")
     assert [d.fix_safety for d in found] == [FixSafety.UNSAFE]
     assert "model loads pretrained weights (line 14)" in found[0].message
+
+
+def test_a_layer_given_its_weights_in_the_constructor_guards_its_model():
+    """Keras 2's `weights=`: a translated checkpoint, layer by layer (Keras-NASNet's weight translation)."""
+    source = textwrap.dedent(
+        """\
+        import numpy as np
+        from keras.layers import Activation, BatchNormalization, Conv2D, Input
+        from keras.models import Model
+
+        inputs = Input((32, 32, 3))
+        x = Conv2D(16, 3, use_bias=False, weights=[np.load("kernel.npy")])(inputs)
+        x = BatchNormalization()(x)
+        x = Activation("relu")(x)
+        model = Model(inputs, x)
+        """
+    )
+    [found] = diagnostics(source, "BNF101", keras_version="2.15")
+    assert found.fix_safety is FixSafety.UNSAFE and "model loads pretrained weights (line 6)" in found.message
+    assert_fix(source, source, "BNF101", keras_version="2.15")
+    for no_weights in ("weights=None", "name='c'"):
+        unguarded = source.replace('weights=[np.load("kernel.npy")]', no_weights)
+        assert [d.fix_safety for d in diagnostics(unguarded, "BNF101", keras_version="2.15")] == [FixSafety.SAFE]
 
 
 def test_a_model_built_by_a_function_and_loaded_by_its_caller():

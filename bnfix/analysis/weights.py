@@ -8,7 +8,10 @@ that gets weights from elsewhere:
 - `model = keras.models.load_model(path)` (or `keras.saving.load_model`) replacing a model built in the module;
 - a builder function that loads weights into the model it builds (model-zoo style:
   `def ResNet50(weights="imagenet"): ... if weights: model.load_weights(path)`), including the layers its helper
-  block functions build.
+  block functions build; one that calls a function it is given (keras.applications' `ResNet(stack_fn, ...)`)
+  covers every block function of its module, since what it is given may come from any of them;
+- a layer constructed with `weights=` (Keras 2's initial weights: a translated checkpoint, layer by layer) covers
+  the model that layer is part of.
 
 The model a loading call fills is found through `ModelResolver` (every assignment to its name in the call's
 scope). When the call's receiver cannot be resolved (`self.model`, a parameter, an unknown constructor), the
@@ -50,13 +53,18 @@ class WeightSources:
     def __init__(self, ctx: ModuleContext) -> None:
         self.ctx = ctx
         self.sources: list[WeightSource] = []
-        calls = [call for call in ctx.node_index.calls if _sets_weights(ctx, call)]
+        calls = [call for call in ctx.node_index.calls if _sets_weights(ctx, call) or _given_weights(call)]
         if not calls:
             return  # most modules: nothing to resolve
         self.models = model_resolver(ctx)
         self.bindings: Bindings = self.models.bindings
         for call in calls:
-            if not self._copies_live_weights(call):
+            if _given_weights(call) and not _sets_weights(ctx, call):
+                if self.models.is_layer_constructor(call):  # `Conv2D(..., weights=[kernel])`: a translated checkpoint
+                    scope = self.bindings.scope_of(call)
+                    line = self.ctx.position(call).start.line
+                    self.sources.append(WeightSource(call, line, None, scope, frozenset(self._layers_in_scope(scope))))
+            elif not self._copies_live_weights(call):
                 self.sources.append(self._source(call))
 
     def for_layers(self, constructors: Iterable[cst.Call | None]) -> WeightSource | None:
@@ -140,8 +148,23 @@ class WeightSources:
                 for call in index.calls
                 if models.is_layer_constructor(call) and self.bindings.scope_of(call) is self.ctx.module
             }
-        return {id(call) for call in models.constructors_in_definitions([scope])}
+        definitions = [scope]
+        if self._calls_a_parameter(scope):
+            definitions += models.definitions.values()
+        return {id(call) for call in models.constructors_in_definitions(definitions)}
 
+    def _calls_a_parameter(self, function: cst.CSTNode) -> bool:
+        """Whether a builder calls a function it is given: keras.applications' `ResNet(stack_fn, ...)` builds its
+        model around `stack_fn(x)` and loads the checkpoint into it, and `ResNet50` (here) or `ResNet50V2` (in
+        another module) passes a `stack_fn` that builds every residual block. What it is given may come from any
+        module, so every function and class of this one may build layers of that checkpoint."""
+        if not isinstance(function, cst.FunctionDef):
+            return False
+        parameters = _parameter_names(function)
+        return any(
+            isinstance(call.func, cst.Name) and call.func.value in parameters and self.bindings.scope_of(call) is function
+            for call in self.ctx.node_index.calls_within(function)
+        )
 
     def _is_functional(self, value: cst.BaseExpression) -> bool:
         return isinstance(value, cst.Call) and self.ctx.imports.keras_name(value.func) in FUNCTIONAL
@@ -168,6 +191,14 @@ def _sets_weights(ctx: ModuleContext, call: cst.Call) -> bool:
     if isinstance(func, cst.Attribute) and func.attr.value in WEIGHT_SETTERS:
         return bool(call.args)
     return ctx.imports.keras_name(func) in LOAD_MODEL
+
+
+def _given_weights(call: cst.Call) -> bool:
+    """A `weights=` keyword that is not None (Keras 2 layers take their initial weights so)."""
+    return any(
+        arg.keyword is not None and arg.keyword.value == "weights" and not (isinstance(arg.value, cst.Name) and arg.value.value == "None")
+        for arg in call.args
+    )
 
 
 def _parameter_names(function: cst.FunctionDef) -> set[str]:

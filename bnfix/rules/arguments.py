@@ -37,6 +37,8 @@ class ForeignArgument:
     inert_values: tuple[str, ...] = ()
     always_inert: bool = False  # removal never changes what the model computes
     effect: str = ""  # what removing an active value loses
+    # Set when removing an active value would lose what no fix can restore: no fix then, and this advice instead.
+    instead: str = ""
 
 
 FOREIGN_ARGUMENTS = {
@@ -57,6 +59,10 @@ FOREIGN_ARGUMENTS = {
         ForeignArgument(
             "adjustment", "tf.keras 2's scale/offset adjustment hook", keras2_accepts=True,
             inert_values=("None",), effect="the adjustment function",
+        ),
+        ForeignArgument(
+            "weights", "Keras 2's initial weights", keras2_accepts=True, inert_values=("None",),
+            instead="build the layer first, then give it its weights with `layer.set_weights(...)`",
         ),
         ForeignArgument(
             "renorm", "Batch Renormalization", keras2_accepts=True, keras3_accepts_from=(3, 14),
@@ -127,12 +133,13 @@ class UnknownBNArgument(Rule):
     | `beta_init`, `gamma_init` | Keras 1 | `beta_initializer`, `gamma_initializer` |
     | `mode` | Keras 1 | removed |
     | `fused`, `virtual_batch_size`, `adjustment` | tf.keras 2 | removed (Keras 3 only) |
+    | `weights` | tf.keras 2 (initial weights) | `weights=None` removed; otherwise reported only (Keras 3 only) |
     | `renorm`, `renorm_clipping`, `renorm_momentum` | Batch Renormalization | removed (Keras 3.0 to 3.13 only) |
 
     Which Keras the code targets comes from `keras-version` in `[tool.bnfix]` (or `--keras-version`), else
     from the installed `keras` package's metadata (Keras is never imported), else the newest Keras. Code that
     imports from `tf_keras` targets tf-keras. tf.keras 2 and tf-keras accept `fused`, `virtual_batch_size`,
-    `adjustment` and `renorm*`; Keras 3 accepts `renorm*` again from 3.14.
+    `adjustment`, `weights` and `renorm*`; Keras 3 accepts `renorm*` again from 3.14.
 
     ## Why is this bad?
     The layer cannot even be built. Keras 3 raises
@@ -157,7 +164,9 @@ class UnknownBNArgument(Rule):
     unsafe, because code written for it expected that behaviour: Keras 1's `mode=1` normalised each sample
     over its features and `mode=2` used batch statistics at test time; `renorm=True` trained with Batch
     Renormalization. A `mode` given by a variable is unknown, so its removal is unsafe too. When the
-    target argument is given as well (`eps=...` next to `epsilon=...`) there is no automatic fix.
+    target argument is given as well (`eps=...` next to `epsilon=...`) there is no automatic fix, nor for
+    `weights=[...]`: removing it would build the layer without the (often pretrained) weights it was given, a
+    model that runs and computes something else; the finding says to set them with `set_weights` once built.
     """
 
     code = "BNF201"
@@ -168,7 +177,7 @@ class UnknownBNArgument(Rule):
     VALID = [
         Valid(_IMPORTS + "bn = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, beta_initializer='zeros')\n"),
         Valid(_IMPORTS + "bn = layers.BatchNormalization(renorm=True, renorm_momentum=0.9)\n", options={"keras_version": "3.14"}),
-        Valid(_IMPORTS + "bn = layers.BatchNormalization(fused=True, virtual_batch_size=8)\n", options={"keras_version": "2.15"}),
+        Valid(_IMPORTS + "bn = layers.BatchNormalization(fused=True, virtual_batch_size=8, weights=saved)\n", options={"keras_version": "2.15"}),
         Valid("import tf_keras\nbn = tf_keras.layers.BatchNormalization(fused=False)\n"),
         # Other layers and other libraries have their own arguments.
         Valid(_IMPORTS + "opt = keras.optimizers.SGD(decay=0.01)\nd = layers.Dropout(0.5, mode=1)\n"),
@@ -201,6 +210,13 @@ class UnknownBNArgument(Rule):
             _IMPORTS + "bn = layers.BatchNormalization()\n",
             options={"keras_version": "3.15"},
         ),
+        Invalid(
+            _IMPORTS + "bn = layers.BatchNormalization(weights=None)\n",
+            _IMPORTS + "bn = layers.BatchNormalization()\n",
+            options={"keras_version": "3.15"},
+        ),
+        # The weights it is given: reported, never removed, not even with --unsafe-fixes.
+        Invalid(_IMPORTS + "bn = layers.BatchNormalization(weights=saved)\n", options={"unsafe_fixes": True}),
         Invalid(
             _IMPORTS + "bn = layers.BatchNormalization(renorm=False)\n",
             _IMPORTS + "bn = layers.BatchNormalization()\n",
@@ -244,6 +260,8 @@ def _violation(
     consequence = _removal_consequence(call, arg, foreign)
     if consequence is None:
         return Violation(arg, problem, Fix({call: removed}, f"Remove `{name}={value}` (it changes nothing)"))
+    if foreign.instead:  # removing it would turn a crash into a model that silently lacks what it was given
+        return Violation(arg, f"{problem}; {foreign.instead}")
     fix = Fix({call: removed}, f"Remove `{name}={value}` (behaviour changes)", FixSafety.UNSAFE)
     return Violation(arg, f"{problem}; removing it changes behaviour: {consequence}", fix)
 
