@@ -195,6 +195,23 @@ def test_a_layer_given_its_weights_in_the_constructor_guards_its_model():
         assert [d.fix_safety for d in diagnostics(unguarded, "BNF101", keras_version="2.15")] == [FixSafety.SAFE]
 
 
+@pytest.mark.parametrize(
+    "reload", ['model.load_weights("best.weights.h5")', 'model = keras.models.load_model("best.keras")']
+)
+def test_reloading_the_best_epoch_of_the_scripts_own_fit_is_not_pretrained(reload):
+    """keras-io's examples: fit with a ModelCheckpoint, then reload the best epoch; the fixed model retrains."""
+    trained_here = textwrap.dedent(SCRIPT).replace(
+        'model.load_weights("checkpoint.weights.h5")\nmodel.fit(x, y)\n',
+        f"model.fit(x, y, callbacks=[keras.callbacks.ModelCheckpoint('best')])\n{reload}\n",
+    )
+    assert [(d.code, d.fix_safety) for d in diagnostics(trained_here, "BNF1")] == [("BNF101", FixSafety.SAFE), ("BNF102", FixSafety.SAFE)]
+    # Loaded before the fit (fine-tuning a checkpoint), or into another model: still pretrained.
+    fine_tuned = trained_here.replace(f"model.fit(x, y, callbacks=[keras.callbacks.ModelCheckpoint('best')])\n{reload}\n", f"{reload}\nmodel.fit(x, y)\n")
+    assert [d.fix_safety for d in diagnostics(fine_tuned, "BNF1")] == [FixSafety.UNSAFE, FixSafety.UNSAFE]
+    other = trained_here.replace("model.fit(x, y, callbacks", "teacher.fit(x, y, callbacks")
+    assert [d.fix_safety for d in diagnostics(other, "BNF1")] == [FixSafety.UNSAFE, FixSafety.UNSAFE]
+
+
 def test_a_model_built_by_a_function_and_loaded_by_its_caller():
     source = """\
         from tensorflow import keras
@@ -356,12 +373,11 @@ def test_load_model_replaces_only_the_model_the_name_held_just_before():
         model.add(layers.Dense(8))
         model.add(layers.BatchNormalization())
         model.add(layers.ReLU())
-        model.fit(x, y, callbacks=[keras.callbacks.ModelCheckpoint("best.keras", save_best_only=True)])
-        model = keras.models.load_model("best.keras")
+        model = keras.models.load_model("pretrained.keras")
         """
     found = diagnostics(source, "BNF101")
     assert [(d.line, d.fix_safety) for d in found] == [(4, FixSafety.SAFE), (8, FixSafety.UNSAFE)]
-    assert "(line 11)" in found[1].message
+    assert "(line 10)" in found[1].message  # the first model's fit (line 5) trained another model
 
 
 def test_a_model_loaded_or_built_in_two_branches():

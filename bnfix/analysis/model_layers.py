@@ -68,21 +68,10 @@ class ModelResolver:
         return self._from_value(value, name, statement, use if use is not None else statement, 0)
 
     def certainly_without_bn(self, model: cst.BaseExpression) -> bool:
-        """A `Sequential([...])` whose every layer is a Keras layer built in place, none of them BN."""
-        if not isinstance(model, cst.Name):
-            return False
-        binding = self.bindings.before(model.value, model)
-        if binding is None or binding.index is not None or not isinstance(binding.value, cst.Call):
-            return False
-        if self.ctx.imports.keras_name(binding.value.func) not in SEQUENTIAL or not binding.value.args:
-            return False
-        layers = binding.value.args[0].value
-        if not isinstance(layers, (cst.List, cst.Tuple)) or self._added_layers(model.value, binding.statement, model):
-            return False
-        names = [
-            self.ctx.imports.keras_layer(e.value.func) if isinstance(e.value, cst.Call) else None for e in layers.elements
-        ]
-        return all(name is not None and name not in BN_LAYERS for name in names)
+        """Whether the model `model` names is built here, from known parts only, none of them BN (`bn_free`)."""
+        from bnfix.analysis.bn_free import certainly_without_bn
+
+        return certainly_without_bn(self, model)
 
     def is_bn_constructor(self, call: cst.Call) -> bool:
         return self.ctx.imports.keras_layer(call.func) in BN_LAYERS

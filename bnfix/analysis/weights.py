@@ -13,6 +13,9 @@ that gets weights from elsewhere:
 - a layer constructed with `weights=` (Keras 2's initial weights: a translated checkpoint, layer by layer) covers
   the model that layer is part of.
 
+Not a source: weights the module's own `fit` of that model trained before the call (the best epoch reloaded from
+a `ModelCheckpoint`), nor a copy of another model's live weights (`target.set_weights(model.get_weights())`).
+
 The model a loading call fills is found through `ModelResolver` (every assignment to its name in the call's
 scope). When the call's receiver cannot be resolved (`self.model`, a parameter, an unknown constructor), the
 guard is scope-wide: every layer built in the loading function and in the module functions it calls.
@@ -32,6 +35,7 @@ from bnfix.analysis.names import dotted_name
 
 LOAD_MODEL = frozenset({"models.load_model", "saving.load_model"})
 WEIGHT_SETTERS = frozenset({"load_weights", "set_weights"})
+FITS = frozenset({"fit", "fit_generator"})
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class WeightSources:
                     scope = self.bindings.scope_of(call)
                     line = self.ctx.position(call).start.line
                     self.sources.append(WeightSource(call, line, None, scope, frozenset(self._layers_in_scope(scope))))
-            elif not self._copies_live_weights(call):
+            elif not self._copies_live_weights(call) and not self._reloads_own_training(call):
                 self.sources.append(self._source(call))
 
     def for_layers(self, constructors: Iterable[cst.Call | None]) -> WeightSource | None:
@@ -169,6 +173,22 @@ class WeightSources:
     def _is_functional(self, value: cst.BaseExpression) -> bool:
         return isinstance(value, cst.Call) and self.ctx.imports.keras_name(value.func) in FUNCTIONAL
 
+
+    def _reloads_own_training(self, call: cst.Call) -> bool:
+        """`model.fit(..., callbacks=[ModelCheckpoint(path)])`, then `model.load_weights(path)` (or `model =
+        load_model(path)`): the best epoch of this very run, which a fixed model retrains and saves anew."""
+        model = _filled_model(self.ctx, call)
+        if model is None:
+            return False
+        index, scope = self.ctx.node_index, self.bindings.scope_of(call)
+        # The fit must be of the model the name holds then: after its last assignment before the call.
+        built = [statement for statement, _ in self._assignments(model, scope, call) if index.finished_before(statement, call)]
+        return any(
+            isinstance(other.func, cst.Attribute) and other.func.attr.value in FITS and dotted_name(other.func.value) == model
+            and self.bindings.scope_of(other) is scope and index.finished_before(other, call)
+            and all(index.finished_before(statement, other) for statement in built)
+            for other in index.calls
+        )
 
     def _copies_live_weights(self, call: cst.Call) -> bool:
         """`target.set_weights(model.get_weights())`, or a snapshot taken with `get_weights()` and put back.

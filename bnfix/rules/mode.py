@@ -9,7 +9,7 @@ from typing import Iterator
 import libcst as cst
 
 from bnfix.analysis.calls import keyword_arg, positional_args
-from bnfix.fixes.call_edits import set_keyword
+from bnfix.fixes.call_edits import remove_arg, set_keyword
 from bnfix.analysis.model_layers import ModelResolver, loaded_names, model_resolver
 from bnfix.analysis.node_index import NodeIndex
 from bnfix.analysis.pretrained_bases import PretrainedBase, pretrained_base
@@ -22,6 +22,23 @@ from bnfix.rules.base import Invalid, Rule, Valid, Violation
 
 _HEADER = "import numpy as np\nimport tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n"
 _MODEL = "model = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])\n"
+# Models without BN: in training mode they only drop units (the keras-io guide that teaches the flag).
+_DROPOUT_ONLY_LAYER = """\
+class MLP(keras.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(32)
+        self.dropout = keras.layers.Dropout(0.5)
+
+    def call(self, inputs, training=None):
+        return self.dropout(self.dense(inputs), training=training)
+
+
+"""
+_DROPOUT_ONLY_FUNCTIONAL = "inputs = keras.Input(shape=(16,))\noutputs = layers.Dropout(0.5)(layers.Dense(32)(inputs))\n"
+# Keras's inference loops take no `training` argument: `model.predict(x, training=True)` raises a TypeError
+# (`evaluate`: a ValueError), in Keras 3 as in tf.keras 2. They always run the model in inference mode.
+_INFERENCE_LOOPS = frozenset({"predict", "predict_on_batch", "evaluate", "test_on_batch"})
 # Methods that define a layer or model: a training flag there is part of the architecture.
 _DEFINITION_METHODS = frozenset({"call", "__call__", "build"})
 
@@ -40,8 +57,15 @@ class InferenceInTrainingMode(Rule):
     Finds `model(x, training=True)` whose result is used, as a prediction, outside a training step, and
     changes it to `training=False`. The callee must be a model: a name bound to a Keras model (`Sequential`,
     `Model`, `load_model`, `applications`...) or to a subclass defined in the module, or a name containing
-    "model". A model defined in the module without any BatchNormalization (a `Sequential` of `RandomFlip`
-    augmentation layers) is left alone: training mode is how its layers are switched on.
+    "model". A model defined in the module certainly without BatchNormalization (a `Sequential` of `RandomFlip`
+    augmentation layers; a functional model or a layer class of Dense and Dropout) is left alone: training mode
+    is how its layers are switched on. "Certainly": everything it is built from is followed to Keras layers,
+    this module's functions and classes, TensorFlow or builtins; an application, a loaded model, a parameter
+    or another library's block might hold BN, and the call is reported.
+
+    `model.predict(x, training=True)` (or `predict_on_batch`, `evaluate`, `test_on_batch`) is reported too,
+    wherever it is: Keras's inference loops take no `training` argument and raise a TypeError (`evaluate`: a
+    ValueError). They always run the model in inference mode, so the fix removes the argument.
 
     Left alone, because there training mode is what the author wants:
     - training steps: functions whose name contains "train" (`train_step`), `with tf.GradientTape()` blocks;
@@ -70,7 +94,7 @@ class InferenceInTrainingMode(Rule):
     ## Fix safety
     Unsafe: training-mode inference is sometimes deliberate in ways the source does not show (test-time
     batch statistics, as pix2pix does on purpose, or Monte-Carlo sampling spread over functions), and the
-    predictions change.
+    predictions change. Removing `training=True` from `predict` is safe: as written the call never runs.
     """
 
     code = "BNF301"
@@ -92,6 +116,9 @@ class InferenceInTrainingMode(Rule):
         # Not a model, or a model without BN (augmentation runs only in training mode).
         Valid(_HEADER + "def augment(x, training):\n    return x\n\ny = augment(x, training=True)\n"),
         Valid(_HEADER + "augment = keras.Sequential([layers.RandomFlip()])\nseen = augment(images, training=True)\n"),
+        Valid(_HEADER + "from sklearn.ensemble import RandomForestRegressor\nforest = RandomForestRegressor()\ny = forest.predict(x, training=True)\n"),
+        Valid(_HEADER + _DROPOUT_ONLY_LAYER + "mlp = MLP()\ny = mlp(tf.ones((2, 2)), training=True)\n"),
+        Valid(_HEADER + _DROPOUT_ONLY_FUNCTIONAL + "model = keras.Model(inputs, outputs)\ny = model(x, training=True)\n"),
     ]
     INVALID = [
         Invalid(_HEADER + _MODEL + "y = model(x, training=True)\n"),
@@ -100,6 +127,20 @@ class InferenceInTrainingMode(Rule):
             _HEADER + _MODEL + "preds = [model(s[None], training=False) for s in x_test]\n",
             options={"unsafe_fixes": True},
         ),
+        # Keras's inference loops reject the argument: removed, a safe fix, wherever the call is.
+        Invalid(
+            _HEADER + _MODEL + "model.predict(x_test, training=True)\n",
+            _HEADER + _MODEL + "model.predict(x_test)\n",
+        ),
+        Invalid(
+            _HEADER + _MODEL + "def train_and_score():\n    return model.evaluate(x, y, training=True, verbose=0)\n",
+            _HEADER + _MODEL + "def train_and_score():\n    return model.evaluate(x, y, verbose=0)\n",
+        ),
+        # The same models with BN, or built from what is not known here.
+        Invalid(_HEADER + _DROPOUT_ONLY_LAYER.replace("Dropout(0.5)", "BatchNormalization()") + "mlp = MLP()\ny = mlp(x, training=True)\n"),
+        Invalid(_HEADER + _DROPOUT_ONLY_FUNCTIONAL + "model = keras.Model(inputs, layers.BatchNormalization()(outputs))\ny = model(x, training=True)\n"),
+        Invalid(_HEADER + "from blocks import head\n" + _DROPOUT_ONLY_FUNCTIONAL + "model = keras.Model(inputs, head(outputs))\ny = model(x, training=True)\n"),
+        Invalid(_HEADER + "base = keras.applications.MobileNetV2()\nmodel = keras.Model(base.input, layers.Dropout(0.5)(base.output))\ny = model(x, training=True)\n"),
         Invalid(
             _HEADER + "def evaluate(my_model, x):\n    return my_model(x, training=True)\n",
             _HEADER + "def evaluate(my_model, x):\n    return my_model(x, training=False)\n",
@@ -109,13 +150,18 @@ class InferenceInTrainingMode(Rule):
 
     @classmethod
     def may_report(cls, facts: SyntaxFacts) -> bool:
-        return any(_may_predict_in_training_mode(facts, call) for call in facts.calls)
+        return any(_may_predict_in_training_mode(facts, call) or _may_pass_training_to_a_loop(call) for call in facts.calls)
 
     def check(self, ctx: ModuleContext) -> Iterator[Violation]:
         models = model_resolver(ctx)
         for call in models.index.calls:
             training = keyword_arg(call, "training")
             if training is None or not _is_literal(training.value, "True"):
+                continue
+            loop = call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+            if loop in _INFERENCE_LOOPS:
+                if self._is_model(ctx, models, call.func.value):
+                    yield self._rejected_by_loop(call, training, loop)
                 continue
             if not self._is_model(ctx, models, call.func) or not self._is_prediction(ctx, models, call):
                 continue
@@ -129,6 +175,19 @@ class InferenceInTrainingMode(Rule):
                 "batch's statistics and updates its moving statistics at every call; use training=False",
                 fix,
             )
+
+    def _rejected_by_loop(self, call: cst.Call, training: cst.Arg, loop: str) -> Violation:
+        """`model.predict(x, training=True)`: the script crashes there, and `predict` never trains anyway."""
+        callee = dotted_name(call.func)
+        error = "ValueError: Arguments not recognized" if loop == "evaluate" else f"TypeError: {loop}() got an unexpected keyword argument 'training'"
+        # Safe: as written the call never runs, and without the argument it does what `predict` always does.
+        fix = Fix({call: remove_arg(call, training)}, f"Remove `training=True` from {callee}()")
+        return Violation(
+            training,
+            f"{callee}() takes no `training` argument ({error}): it always runs the model in inference mode, "
+            "with BatchNormalization's moving statistics; remove it",
+            fix,
+        )
 
     def _is_model(self, ctx: ModuleContext, models: ModelResolver, func: cst.BaseExpression) -> bool:
         dotted = dotted_name(func)
@@ -190,6 +249,15 @@ def _may_predict_in_training_mode(facts: SyntaxFacts, call: ast.Call) -> bool:
         elif "train" in scope.name.lower() or scope.name in _DEFINITION_METHODS:
             return False
     return True
+
+
+def _may_pass_training_to_a_loop(call: ast.Call) -> bool:
+    """`X.predict(..., training=True)` (or another inference loop) on a dotted receiver."""
+    func = call.func
+    return (
+        isinstance(func, ast.Attribute) and func.attr in _INFERENCE_LOOPS and dotted(func.value) is not None
+        and any(keyword.arg == "training" and is_true(keyword.value) for keyword in call.keywords)
+    )
 
 
 def _is_gradient_tape(ctx: ModuleContext, item: cst.BaseExpression) -> bool:

@@ -70,8 +70,11 @@ class BNPlacement(Rule):
     Unsafe when the model the layers belong to gets weights from elsewhere in the same module
     (`model.load_weights(...)`, `model.set_weights(...)`, `keras.models.load_model` / `keras.saving.load_model`
     replacing the built model, or a builder function that loads them when given a `weights` argument, as
-    model-zoo code does, including the layers its helper block functions build): the checkpoint was trained
-    for the function the code computes today. The finding then says "model loads pretrained weights (line N);
+    model-zoo code does, including the layers its helper block functions build, and every block function of
+    its module when it builds around a function it is given, as keras.applications' `ResNet(stack_fn)` does;
+    or a layer given Keras 2's `weights=`): the checkpoint was trained for the function the code computes
+    today. Reloading the best epoch of the module's own `fit` of that model (a `ModelCheckpoint`) is not
+    pretrained: the fixed model retrains and saves its own. The finding then says "model loads pretrained weights (line N);
     reordering invalidates them", and only `--unsafe-fixes` applies it. A bias given by an expression
     (`use_bias=use_bias`) cannot be restored reliably: that finding has no fix.
     """
