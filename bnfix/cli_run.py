@@ -34,7 +34,10 @@ def error(message: str) -> None:
     sys.stderr.write(f"{palette_for(sys.stderr).error('error:')} {message}\n")
 
 
-def warning(message: str) -> None:
+def warning(message: str, options: RunOptions) -> None:
+    """On stderr, unless `--quiet` (as ruff's warnings)."""
+    if options.quiet:
+        return
     from bnfix.report.style import palette_for
 
     sys.stderr.write(f"{palette_for(sys.stderr).paint('warning:', 'bold yellow')} {message}\n")
@@ -109,7 +112,7 @@ def run_once(options: RunOptions, fix: bool, before_write: BeforeWrite | None = 
     if options.reads_stdin:
         for path in options.paths or []:
             if path != Path("-"):
-                warning(f"ignoring {path}: --stdin-filename reads the source from stdin")
+                warning(f"ignoring {path}: --stdin-filename reads the source from stdin", options)
         return _run_stdin(options, settings, fix)
     settings_of = SettingsByFile(_overrides(options), options.config)
     try:  # every file's configuration is read before any file is processed: a broken one changes nothing
@@ -120,7 +123,7 @@ def run_once(options: RunOptions, fix: bool, before_write: BeforeWrite | None = 
     for path in missing:
         error(f"{path}: no such file or directory")
     if not paths and not missing:
-        warning("no Python files or notebooks found under the given path(s)")
+        warning("no Python files or notebooks found under the given path(s)", options)
     # With no file, a machine-readable report is still written (`[]`, a SARIF run without results): CI uploads it.
     results = _process(paths, by_settings, fix or options.diff, options) if paths else []
     write_failures = False

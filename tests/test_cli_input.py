@@ -261,6 +261,8 @@ def test_no_files_found_is_a_warning_and_exit_0(tmp_path):
     assert result.exit_code == 0
     assert result.stdout == ""
     assert result.stderr == "warning: no Python files or notebooks found under the given path(s)\n"
+    quiet = invoke("check", "--quiet", str(tmp_path))  # as ruff's --quiet: no warning either
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
 
 
 @pytest.mark.parametrize("output_format", ["text", "concise", "json", "sarif", "github"])
