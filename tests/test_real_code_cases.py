@@ -79,3 +79,38 @@ def test_the_split_of_a_read_table_is_repaired_on_its_training_part():
         """,
         "BNF404",
     )
+
+
+# keras-applications (and the model zoos that copy it): Keras's modules arrive through the builder's kwargs.
+_INJECTED = """\
+    from . import get_submodules_from_kwargs
+
+    backend = None
+    layers = None
+    models = None
+
+
+    def conv_block(x, filters):
+        x = layers.Conv2D(filters, 3)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        return x
+
+
+    def Net(weights="imagenet", **kwargs):
+        global backend, layers, models, keras_utils
+        backend, layers, models, keras_utils = get_submodules_from_kwargs(kwargs)
+        inputs = layers.Input((32, 32, 3))
+        model = models.Model(inputs, conv_block(inputs, 8))
+        if weights is not None:
+            model.load_weights(weights)
+        return model
+    """
+
+
+def test_keras_modules_injected_by_get_submodules_from_kwargs_are_keras():
+    assert codes_found(_INJECTED, policy="post") == ["BNF101"]
+    [found] = messages(_INJECTED, "BNF101", policy="post")
+    assert "model loads pretrained weights (line 21)" in found
+    # Another function's result is not known to be Keras's.
+    assert codes_found(_INJECTED.replace("get_submodules_from_kwargs(kwargs)", "load_plugins(kwargs)"), policy="post") == []

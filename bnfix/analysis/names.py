@@ -81,6 +81,9 @@ def keras_path(qualified: str) -> str | None:
     return None
 
 
+_INJECTED_SUBMODULES = ("keras.backend", "keras.layers", "keras.models", "keras.utils")
+
+
 class ImportTable:
     """The names a module binds by import, and what they stand for."""
 
@@ -93,6 +96,7 @@ class ImportTable:
                 self._add_import(statement)
             else:
                 self._add_import_from(statement)
+        self._add_injected_submodules(index)
         # Module-level definitions (not nested in a class or function) shadow imports of the same name.
         self._local_definitions = {
             definition.name.value
@@ -107,6 +111,22 @@ class ImportTable:
         # keras_name per node of the module (by id; the index keeps them alive): rules ask it of each callee 4-5 times.
         self._index = index
         self._keras_names: dict[int, str | None] = {}
+
+    def _add_injected_submodules(self, index: NodeIndex) -> None:
+        """keras-applications' idiom, copied by model zoos (classification_models, efficientnet): `backend, layers,
+        models, keras_utils = get_submodules_from_kwargs(kwargs)` binds Keras's modules (or what the caller passes
+        for them, Keras's by default) in that order."""
+        for statement in index.statements:
+            for small in statement.body:
+                if not (isinstance(small, cst.Assign) and isinstance(small.value, cst.Call) and len(small.targets) == 1):
+                    continue
+                callee = dotted_name(small.value.func) or ""
+                target = small.targets[0].target
+                if callee.rsplit(".", 1)[-1] != "get_submodules_from_kwargs" or not isinstance(target, (cst.Tuple, cst.List)):
+                    continue
+                for element, module in zip(target.elements, _INJECTED_SUBMODULES):
+                    if isinstance(element.value, cst.Name):
+                        self.aliases[element.value.value] = module
 
     def _add_import(self, node: cst.Import) -> None:
         for alias in node.names:
