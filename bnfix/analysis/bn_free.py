@@ -20,7 +20,9 @@ import libcst as cst
 from bnfix.analysis.layers import BN_LAYERS
 from bnfix.analysis.model_layers import FUNCTIONAL, MAX_TRACED, SEQUENTIAL, ModelResolver, loaded_names
 
-_KERAS_BLOCKS = ("layers.", "ops.", "activations.", "initializers.", "regularizers.", "constraints.", "backend.", "random.")
+_KERAS_BLOCKS = ("layers.", "ops.", "activations.", "initializers.", "regularizers.", "constraints.", "backend.", "random.", "nn.")
+# TensorFlow's own batch normalisation ops, which a custom layer may build its BN from.
+_BN_OPS = frozenset({"nn.batch_normalization", "nn.fused_batch_norm", "ops.batch_normalization"})
 _KERAS_MODELS = frozenset({"Input", *SEQUENTIAL, *FUNCTIONAL})
 _PLAIN_LIBRARIES = ("tensorflow.", "numpy.", "math.")
 # Methods every Keras layer and model has (`self.add_weight(...)` in a custom layer's `build`).
@@ -86,6 +88,8 @@ class _BnSearch:
             return layer in BN_LAYERS
         keras = self.imports.keras_name(func)
         if keras is not None:
+            if keras in _BN_OPS:
+                return True
             if keras in _KERAS_MODELS or keras.startswith(_KERAS_BLOCKS):
                 return False
             raise _HoldsUnknown  # applications, load_model, ...

@@ -31,7 +31,7 @@ class MLP(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(0.5)
 
     def call(self, inputs, training=None):
-        return self.dropout(self.dense(inputs), training=training)
+        return self.dropout(tf.nn.relu(self.dense(inputs)), training=training)
 
 
 """
@@ -138,6 +138,7 @@ class InferenceInTrainingMode(Rule):
         ),
         # The same models with BN, or built from what is not known here.
         Invalid(_HEADER + _DROPOUT_ONLY_LAYER.replace("Dropout(0.5)", "BatchNormalization()") + "mlp = MLP()\ny = mlp(x, training=True)\n"),
+        Invalid(_HEADER + _DROPOUT_ONLY_LAYER.replace("tf.nn.relu(", "tf.nn.batch_normalization(") + "mlp = MLP()\ny = mlp(x, training=True)\n"),
         Invalid(_HEADER + _DROPOUT_ONLY_FUNCTIONAL + "model = keras.Model(inputs, layers.BatchNormalization()(outputs))\ny = model(x, training=True)\n"),
         Invalid(_HEADER + "from blocks import head\n" + _DROPOUT_ONLY_FUNCTIONAL + "model = keras.Model(inputs, head(outputs))\ny = model(x, training=True)\n"),
         Invalid(_HEADER + "base = keras.applications.MobileNetV2()\nmodel = keras.Model(base.input, layers.Dropout(0.5)(base.output))\ny = model(x, training=True)\n"),
