@@ -162,7 +162,6 @@ def _source_paths(paths: list[Path], settings_of: SettingsByFile) -> tuple[list[
     return (list(discover(existing, suffixes=CHECKED_SUFFIXES, exclude_at=settings_of.exclude_at)) if existing else []), missing
 
 
-
 def _max_size(options: RunOptions) -> tuple[float, ...]:
     return () if options.max_file_size is None else (options.max_file_size,)
 

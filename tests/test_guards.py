@@ -113,6 +113,18 @@ def test_a_builder_that_calls_the_function_it_is_given_guards_every_block_of_its
     assert [d.line for d in found] == [6, 13]
     assert all(d.fix_safety is FixSafety.UNSAFE and d.message.endswith("(line 22); reordering invalidates them") for d in found)
     assert_fix(CALLBACK_ZOO, CALLBACK_ZOO, "BNF101")
+    # classification_models' shape: the block function arrives as an attribute of a parameter.
+    by_attribute = textwrap.dedent(CALLBACK_ZOO).replace("def ResNet(stack_fn,", "def ResNet(params,").replace(
+        "stack_fn(inputs)", "Block(inputs)"
+    ).replace("    inputs = layers.Input((224, 224, 3))\n", "    inputs = layers.Input((224, 224, 3))\n    Block = params.block\n")
+    assert [d.fix_safety for d in diagnostics(by_attribute, "BNF101")] == [FixSafety.UNSAFE, FixSafety.UNSAFE]
+    applied = textwrap.dedent(CALLBACK_ZOO).replace("def ResNet(stack_fn,", "def ResNet(params,").replace("stack_fn(inputs)", "params.block(64)(inputs)")
+    assert [d.fix_safety for d in diagnostics(applied, "BNF101")] == [FixSafety.UNSAFE, FixSafety.UNSAFE]
+    # A method of a parameter is not a block it is given.
+    method = textwrap.dedent(CALLBACK_ZOO).replace("def ResNet(stack_fn,", "def ResNet(shape,").replace(
+        "stack_fn(inputs)", "block_v1(inputs, shape.count(3))"
+    )
+    assert [d.fix_safety for d in diagnostics(method, "BNF101")] == [FixSafety.UNSAFE, FixSafety.SAFE]
     # A builder that only calls its own helpers keeps to them: a block no loading model uses is fixed.
     direct = textwrap.dedent(CALLBACK_ZOO).replace("stack_fn(inputs)", "block_v1(inputs, 64)")
     assert [(d.line, d.fix_safety) for d in diagnostics(direct, "BNF101")] == [(6, FixSafety.UNSAFE), (13, FixSafety.SAFE)]

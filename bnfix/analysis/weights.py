@@ -160,15 +160,29 @@ class WeightSources:
     def _calls_a_parameter(self, function: cst.CSTNode) -> bool:
         """Whether a builder calls a function it is given: keras.applications' `ResNet(stack_fn, ...)` builds its
         model around `stack_fn(x)` and loads the checkpoint into it, and `ResNet50` (here) or `ResNet50V2` (in
-        another module) passes a `stack_fn` that builds every residual block. What it is given may come from any
-        module, so every function and class of this one may build layers of that checkpoint."""
+        another module) passes a `stack_fn` that builds every residual block; classification_models' builder calls
+        `ResidualBlock = model_params.residual_block` as `ResidualBlock(...)(x)`. What it is given may come from
+        any module, so every function and class of this one may build layers of that checkpoint.
+
+        Given: a parameter called (`stack_fn(x)`), a name bound to a parameter's attribute and called, or a
+        parameter's attribute called for a block that is then applied (`params.block(64)(x)`); not a method of a
+        parameter (`kwargs.get(...)`, `inputs.get_shape()`)."""
         if not isinstance(function, cst.FunctionDef):
             return False
-        parameters = _parameter_names(function)
-        return any(
-            isinstance(call.func, cst.Name) and call.func.value in parameters and self.bindings.scope_of(call) is function
-            for call in self.ctx.node_index.calls_within(function)
-        )
+        parameters = _parameter_names(function) - {"self", "cls"}
+        for call in self.ctx.node_index.calls_within(function):
+            if self.bindings.scope_of(call) is not function:
+                continue
+            func = call.func
+            if isinstance(func, cst.Name):
+                if func.value in parameters:
+                    return True
+                binding = self.bindings.before(func.value, func)
+                if binding is not None and binding.index is None and _root_name(binding.value) in parameters:
+                    return True
+            elif isinstance(func, cst.Call) and _root_name(func.func) in parameters:
+                return True
+        return False
 
     def _is_functional(self, value: cst.BaseExpression) -> bool:
         return isinstance(value, cst.Call) and self.ctx.imports.keras_name(value.func) in FUNCTIONAL
@@ -219,6 +233,13 @@ def _given_weights(call: cst.Call) -> bool:
         arg.keyword is not None and arg.keyword.value == "weights" and not (isinstance(arg.value, cst.Name) and arg.value.value == "None")
         for arg in call.args
     )
+
+
+def _root_name(node: cst.BaseExpression) -> str | None:
+    """`params` for `params.block.make`; None unless the expression is a dotted name."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else None
 
 
 def _parameter_names(function: cst.FunctionDef) -> set[str]:
