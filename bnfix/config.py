@@ -253,25 +253,34 @@ class SettingsByFile:
         self.overrides = overrides
         self.config = config
         self._only = load_settings([], overrides, config) if config is not None else None
-        self._pyproject_of: dict[Path, Path | None] = {}
-        self._settings_of: dict[Path | None, Settings] = {}
+        self._pyproject_of: dict[Path, Path | None] = {}  # by resolved directory
+        self._settings_of: dict[Path | None, Settings] = {}  # by pyproject.toml
+        self._by_directory: dict[Path, tuple[Path | None, Settings]] = {}  # by directory as given
 
-    def __call__(self, path: Path) -> Settings:
-        if self._only is not None:
-            return self._only
-        path = path.resolve()
-        pyproject = self._nearest_pyproject(path if path.is_dir() else path.parent)
-        if pyproject not in self._settings_of:
-            self._settings_of[pyproject] = _project_settings(pyproject, self.overrides)
-        return self._settings_of[pyproject]
+    def __call__(self, file: Path) -> Settings:
+        """The settings of the file at `file`."""
+        return self._for_directory(file.parent)[1]
 
     def exclude_at(self, directory: Path) -> tuple[Path | None, tuple[str, ...]]:
         """For `sources.files.discover`: the root of the project `directory` belongs to (None: none), and its
         `exclude` (ruff matches each configuration's patterns relative to its own directory)."""
-        if self.config is not None:
-            return self.config.resolve().parent, self(directory).exclude
-        pyproject = self._nearest_pyproject(directory.resolve())
-        return (pyproject.parent if pyproject is not None else None), self(directory).exclude
+        root, settings = self._for_directory(directory)
+        return root, settings.exclude
+
+    def _for_directory(self, directory: Path) -> tuple[Path | None, Settings]:
+        """The project root and the settings of the files in `directory` (resolved once per directory)."""
+        found = self._by_directory.get(directory)
+        if found is None:
+            if self._only is not None:
+                assert self.config is not None
+                found = (self.config.resolve().parent, self._only)
+            else:
+                pyproject = self._nearest_pyproject(directory.resolve())
+                if pyproject not in self._settings_of:
+                    self._settings_of[pyproject] = _project_settings(pyproject, self.overrides)
+                found = (pyproject.parent if pyproject is not None else None, self._settings_of[pyproject])
+            self._by_directory[directory] = found
+        return found
 
     def _nearest_pyproject(self, directory: Path) -> Path | None:
         walked = []

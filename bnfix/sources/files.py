@@ -147,10 +147,10 @@ class _Excluded:
         if self.root is None:
             return False
         try:  # abspath, not resolve: no system call per entry walked
-            relative = Path(os.path.abspath(entry)).relative_to(self.root)
+            relative = Path(os.path.abspath(entry)).relative_to(self.root).as_posix()
         except ValueError:
             return False
-        return self.spec.match_file(relative.as_posix() + suffix)
+        return relative != entry.as_posix() and self.spec.match_file(relative + suffix)  # run from the root: done
 
 
 def _walk(
