@@ -85,6 +85,11 @@ def apply(
     """Repair files in place (or show the repair as a diff with --diff)."""
     before_write = None
     if verify:
+        from bnfix.verify import MISSING_KERAS, keras_installed
+
+        if not keras_installed():  # every repair would be held back as "not verified"
+            typer.echo(f"error: {MISSING_KERAS}", err=True)
+            raise typer.Exit(EXIT_ERROR)
         budget = {"seeds": seeds, "timeout": timeout, "epochs": epochs, "steps": steps, "max_samples": max_samples}
         before_write = functools.partial(_hold_back_worse_repairs, keep_unverified=keep_unverified, **budget)
     raise typer.Exit(run(dataclasses.replace(options, fix=True), fix=True, before_write=before_write))

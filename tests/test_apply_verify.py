@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -92,3 +93,16 @@ def test_keep_unverified_writes_the_repair_and_says_it_is_unverified(tmp_path, m
     assert "BatchNormalization(momentum=0.9)" in target.read_text()
     assert "written unverified (--keep-unverified): not verified: both versions fail" in " ".join(result.output.split())
     assert "held back" not in result.output
+
+
+@pytest.mark.parametrize("command", [["verify"], ["apply", "--verify"]])
+def test_without_keras_verify_says_which_extra_to_install_and_changes_nothing(tmp_path, monkeypatch, command):
+    target = tmp_path / SEED_EXAMPLE_2
+    shutil.copy(FIXTURES / SEED_EXAMPLE_2, target)
+    original = target.read_bytes()
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "keras" else real_find_spec(name, *a))
+    result = runner.invoke(app, [*command, str(target)])
+    assert result.exit_code == 2
+    assert "error: bnfix verify retrains scripts with Keras, which is not installed here: pip install 'bnfix[verify]'" in result.output
+    assert target.read_bytes() == original

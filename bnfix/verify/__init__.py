@@ -7,7 +7,16 @@ inside the worker processes it runs in. For `bnfix apply --verify`: `command.ver
 
 from __future__ import annotations
 
-__all__ = ["verification_is_not_worse", "verify_repairs"]
+__all__ = ["MISSING_KERAS", "keras_installed", "verification_is_not_worse", "verify_repairs"]
+
+MISSING_KERAS = "bnfix verify retrains scripts with Keras, which is not installed here: pip install 'bnfix[verify]'"
+
+
+def keras_installed() -> bool:
+    """Whether the verify workers can import Keras; found without importing it (this process never does)."""
+    import importlib.util
+
+    return importlib.util.find_spec("keras") is not None
 
 
 def verify_repairs(paths, settings_of, **options):

@@ -86,6 +86,11 @@ def verify(
     except ConfigError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
+    from bnfix.verify import MISSING_KERAS, keras_installed
+
+    if not keras_installed():
+        typer.echo(f"error: {MISSING_KERAS}", err=True)
+        raise typer.Exit(EXIT_ERROR)
     if report_dir is not None:
         from bnfix.verify.plots import matplotlib_available
 
