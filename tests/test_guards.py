@@ -184,6 +184,43 @@ def test_every_way_weights_arrive_guards_the_model(loading):
     assert "model loads pretrained weights (line 14)" in found[0].message
 
 
+def test_a_keras_hub_backbone_is_an_architecture_for_its_presets_checkpoints():
+    """keras-hub's model code: `ResNetBackbone.from_preset(...)` loads a checkpoint trained for these very layers."""
+    source = textwrap.dedent(
+        """\
+        import keras
+        from keras_hub.src.models.feature_pyramid_backbone import FeaturePyramidBackbone
+
+
+        def apply_block(x, filters):
+            x = keras.layers.Conv2D(filters, 3, use_bias=False)(x)
+            x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.Activation("relu")(x)
+            return x
+
+
+        class TinyBackbone(FeaturePyramidBackbone):
+            def __init__(self, **kwargs):
+                inputs = keras.Input((32, 32, 3))
+                x = keras.layers.Conv2D(8, 3, use_bias=False)(inputs)
+                x = keras.layers.BatchNormalization()(x)
+                x = keras.layers.Activation("relu")(x)
+                super().__init__(inputs=inputs, outputs=apply_block(x, 16), **kwargs)
+        """
+    )
+    found = diagnostics(source, "BNF101")
+    assert [(d.line, d.fix_safety) for d in found] == [(7, FixSafety.UNSAFE), (16, FixSafety.UNSAFE)]
+    assert found[0].message.endswith(
+        "; model is a keras_hub FeaturePyramidBackbone (line 12), whose presets load pretrained weights; reordering invalidates them"
+    )
+    assert_fix(source, source, "BNF101")
+    # The same architecture as a plain Keras model, trained by whoever builds it: fixed.
+    plain = source.replace("from keras_hub.src.models.feature_pyramid_backbone import FeaturePyramidBackbone", "").replace(
+        "(FeaturePyramidBackbone)", "(keras.Model)"
+    )
+    assert [d.fix_safety for d in diagnostics(plain, "BNF101")] == [FixSafety.SAFE, FixSafety.SAFE]
+
+
 def test_a_layer_given_its_weights_in_the_constructor_guards_its_model():
     """Keras 2's `weights=`: a translated checkpoint, layer by layer (Keras-NASNet's weight translation)."""
     source = textwrap.dedent(

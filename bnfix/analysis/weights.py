@@ -40,13 +40,21 @@ FITS = frozenset({"fit", "fit_generator"})
 
 @dataclass(frozen=True)
 class WeightSource:
-    """One call that gives a model weights it did not learn in this run of the code."""
+    """One call that gives a model weights it did not learn in this run of the code (or a class whose instances
+    get them so: a keras_hub backbone, built from a preset's checkpoint)."""
 
-    call: cst.Call
+    call: cst.CSTNode  # the loading call; for a preset architecture, its class
     line: int
     model: str | None  # the dotted name of the model it fills (`model`, `self.net`); None when not written as one
     scope: cst.CSTNode  # the function holding the call, or the module
     covered: frozenset[int]  # ids of the layer constructor calls of the models it fills
+    preset_base: str | None = None  # the keras_hub (keras_cv, keras_nlp) class it derives from, for a preset architecture
+
+    def reason(self) -> str:
+        """Why the layers' weights come from elsewhere; "(line N)" is the form notebook reports translate."""
+        if self.preset_base is not None:
+            return f"model is a {self.preset_base} (line {self.line}), whose presets load pretrained weights"
+        return f"model loads pretrained weights (line {self.line})"
 
 
 def weight_sources(ctx: ModuleContext) -> WeightSources:
@@ -58,10 +66,15 @@ class WeightSources:
         self.ctx = ctx
         self.sources: list[WeightSource] = []
         calls = [call for call in ctx.node_index.calls if _sets_weights(ctx, call) or _given_weights(call)]
-        if not calls:
+        presets = [(definition, base) for definition in ctx.node_index.definitions if (base := _preset_base(ctx, definition))]
+        if not calls and not presets:
             return  # most modules: nothing to resolve
         self.models = model_resolver(ctx)
         self.bindings: Bindings = self.models.bindings
+        for definition, base in presets:
+            covered = frozenset(id(call) for call in self.models.constructors_in_definitions([definition]))
+            line = self.ctx.position(definition.name).start.line
+            self.sources.append(WeightSource(definition, line, None, self.bindings.scope_of(definition), covered, base))
         for call in calls:
             if _given_weights(call) and not _sets_weights(ctx, call):
                 if self.models.is_layer_constructor(call):  # `Conv2D(..., weights=[kernel])`: a translated checkpoint
@@ -225,6 +238,23 @@ def _sets_weights(ctx: ModuleContext, call: cst.Call) -> bool:
     if isinstance(func, cst.Attribute) and func.attr.value in WEIGHT_SETTERS:
         return bool(call.args)
     return ctx.imports.keras_name(func) in LOAD_MODEL
+
+
+# Libraries whose model classes are architectures for published checkpoints: `Backbone.from_preset(...)` builds one
+# and loads its preset's weights, from wherever the class is defined.
+_PRESET_LIBRARIES = ("keras_hub.", "keras_cv.", "keras_nlp.")
+
+
+def _preset_base(ctx: ModuleContext, definition: cst.CSTNode) -> str | None:
+    """`Backbone` for `class ResNetBackbone(FeaturePyramidBackbone)` with that base from keras_hub's models (or a
+    backbone or task of keras_cv, keras_nlp); None for any other class."""
+    if not isinstance(definition, cst.ClassDef):
+        return None
+    for base in definition.bases:
+        qualified = ctx.imports.qualified_name(base.value) or ""
+        if qualified.startswith(_PRESET_LIBRARIES) and (".models." in qualified or qualified.endswith("Backbone")):
+            return f"{qualified.split('.', 1)[0]} {qualified.rsplit('.', 1)[-1]}"
+    return None
 
 
 def _given_weights(call: cst.Call) -> bool:

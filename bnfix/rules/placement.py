@@ -72,8 +72,9 @@ class BNPlacement(Rule):
     replacing the built model, or a builder function that loads them when given a `weights` argument, as
     model-zoo code does, including the layers its helper block functions build, and every block function of
     its module when it builds around a function it is given, as keras.applications' `ResNet(stack_fn)` does;
-    or a layer given Keras 2's `weights=`): the checkpoint was trained for the function the code computes
-    today. Reloading the best epoch of the module's own `fit` of that model (a `ModelCheckpoint`) is not
+    or a layer given Keras 2's `weights=`; or a model class of keras_hub (keras_cv, keras_nlp), such as a
+    `Backbone`, whose presets load checkpoints into these very layers): the checkpoint was trained for the
+    function the code computes today. Reloading the best epoch of the module's own `fit` of that model (a `ModelCheckpoint`) is not
     pretrained: the fixed model retrains and saves its own. The finding then says "model loads pretrained weights (line N);
     reordering invalidates them", and only `--unsafe-fixes` applies it. A bias given by an expression
     (`use_bias=use_bias`) cannot be restored reliably: that finding has no fix.

@@ -20,7 +20,6 @@ def guard_pretrained(ctx: ModuleContext, chain: Chain, violation: Violation, cha
     source = weight_sources(ctx).for_layers(step.constructor for step in chain.steps)
     if source is None:
         return violation
-    # "(line N)" is the form notebook reports translate into a cell and line.
-    reason = f"model loads pretrained weights (line {source.line}); {change} invalidates them"
+    reason = f"{source.reason()}; {change} invalidates them"
     fix = None if violation.fix is None else replace(violation.fix, safety=FixSafety.UNSAFE)
     return Violation(violation.node, f"{violation.message}; {reason}", fix)
