@@ -120,6 +120,15 @@ def test_a_builder_that_calls_the_function_it_is_given_guards_every_block_of_its
     assert [d.fix_safety for d in diagnostics(by_attribute, "BNF101")] == [FixSafety.UNSAFE, FixSafety.UNSAFE]
     applied = textwrap.dedent(CALLBACK_ZOO).replace("def ResNet(stack_fn,", "def ResNet(params,").replace("stack_fn(inputs)", "params.block(64)(inputs)")
     assert [d.fix_safety for d in diagnostics(applied, "BNF101")] == [FixSafety.UNSAFE, FixSafety.UNSAFE]
+    # A helper loading weights into a model it is given, and calling another it is given, builds no model here.
+    checker = textwrap.dedent(CALLBACK_ZOO).split("def ResNet(")[0] + textwrap.dedent(
+        """\
+        def check_reload(model, reference, x):
+            reference(x)
+            model.load_weights("reference.weights.h5")
+        """
+    )
+    assert [d.fix_safety for d in diagnostics(checker, "BNF101")] == [FixSafety.SAFE, FixSafety.SAFE]
     # A method of a parameter is not a block it is given.
     method = textwrap.dedent(CALLBACK_ZOO).replace("def ResNet(stack_fn,", "def ResNet(shape,").replace(
         "stack_fn(inputs)", "block_v1(inputs, shape.count(3))"

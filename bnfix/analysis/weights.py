@@ -123,7 +123,7 @@ class WeightSources:
                 # A functional graph is traced through straight-line assignments only, and model-zoo builders
                 # bind their tensors in branches (`if input_tensor is None: img_input = Input(...)`, `if
                 # include_top: x = ...`): in a builder function, every layer it builds counts.
-                resolved |= self._layers_in_scope(scope)
+                resolved |= self._builder_layers(scope)
         return resolved
 
     def _assignments(
@@ -165,10 +165,17 @@ class WeightSources:
                 for call in index.calls
                 if models.is_layer_constructor(call) and self.bindings.scope_of(call) is self.ctx.module
             }
-        definitions = [scope]
-        if self._calls_a_parameter(scope):
-            definitions += models.definitions.values()
-        return {id(call) for call in models.constructors_in_definitions(definitions)}
+        return {id(call) for call in models.constructors_in_definitions([scope])}
+
+    def _builder_layers(self, builder: cst.CSTNode) -> set[int]:
+        """The layers of a model a function builds and loads weights into: its own and its helpers' (as
+        `_layers_in_scope`), and when it builds around a block it is given (`_calls_a_parameter`), every block
+        function of the module. Only for a model built here: loading into a model passed in (a test helper's
+        `model.load_weights`) says nothing about the blocks of a model it calls."""
+        layers = self._layers_in_scope(builder)
+        if self._calls_a_parameter(builder):
+            layers |= {id(call) for call in self.models.constructors_in_definitions(list(self.models.definitions.values()))}
+        return layers
 
     def _calls_a_parameter(self, function: cst.CSTNode) -> bool:
         """Whether a builder calls a function it is given: keras.applications' `ResNet(stack_fn, ...)` builds its
