@@ -247,5 +247,5 @@ def test_the_names_a_definition_reads_come_from_the_index_as_a_walk_finds_them()
         for statement in module.body:
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 definitions += 1
-                assert resolver._referred_names(statement) == _names_read_by_walk(statement)
+                assert resolver.referred_names(statement) == _names_read_by_walk(statement)
     assert definitions > 50

@@ -46,7 +46,7 @@ def certainly_without_bn(models: ModelResolver, model: cst.BaseExpression) -> bo
         return False
     roots: list[cst.CSTNode] = [value]
     if kind in SEQUENTIAL:
-        roots += models._added_layers(model.value, binding.statement, model)
+        roots += models.added_layers(model.value, binding.statement, model)
     try:
         return not _BnSearch(models).finds_bn(roots)
     except _HoldsUnknown:
@@ -120,7 +120,7 @@ class _BnSearch:
             value = binding.value
             roots: list[cst.CSTNode] = [value]
             if isinstance(value, cst.Call) and self.imports.keras_name(value.func) in SEQUENTIAL:
-                roots += self.models._added_layers(name.value, binding.statement, name)
+                roots += self.models.added_layers(name.value, binding.statement, name)
             return roots
         if name.value in self.models.definitions:
             return [self.models.definitions[name.value]]
@@ -157,5 +157,5 @@ class _BnSearch:
                 )
                 if not known and not (isinstance(base.value, cst.Name) and base.value.value == "object"):
                     raise _HoldsUnknown
-        referred = self.models._referred_names(definition)
+        referred = self.models.referred_names(definition)
         return [self.models.definitions[name] for name in referred if name in self.models.definitions]

@@ -37,7 +37,7 @@ class ModelResolver:
         self.ctx = ctx
         self.bindings = bindings(ctx)
         self.index = ctx.node_index
-        self._referred: dict[int, set[str]] = {}  # definition id -> the names it reads (`_referred_names`)
+        self._referred: dict[int, set[str]] = {}  # definition id -> the names it reads (`referred_names`)
         self.definitions = {
             statement.name.value: statement
             for statement in ctx.module.body
@@ -103,7 +103,7 @@ class ModelResolver:
             return None
         kind = self.ctx.imports.keras_name(value.func)
         if kind in SEQUENTIAL:
-            added = self._added_layers(name, statement, use) if name else []
+            added = self.added_layers(name, statement, use) if name else []
             return self._traced([value, *added])
         if kind in FUNCTIONAL:
             positional = positional_args(value)
@@ -128,7 +128,7 @@ class ModelResolver:
             return self._from_value(binding.value, value.value, binding.statement, value, depth)
         return self._from_value(value, None, returns[0], value, depth)
 
-    def _added_layers(self, name: str, statement: cst.CSTNode, use: cst.CSTNode) -> list[cst.BaseExpression]:
+    def added_layers(self, name: str, statement: cst.CSTNode, use: cst.CSTNode) -> list[cst.BaseExpression]:
         """The arguments of `name.add(...)` calls in the model's scope, between its definition and `use`."""
         scope = self.bindings.scope_of(statement)
         added = []
@@ -160,7 +160,7 @@ class ModelResolver:
                 if binding is not None:
                     work.append(binding.value)
                     if isinstance(binding.value, cst.Call) and self.ctx.imports.keras_name(binding.value.func) in SEQUENTIAL:
-                        work.extend(self._added_layers(name.value, binding.statement, name))
+                        work.extend(self.added_layers(name.value, binding.statement, name))
                 elif name.value in self.definitions:  # a block-building function or a layer class
                     helpers.append(self.definitions[name.value])
         found.update((id(call), call) for call in self.constructors_in_definitions(helpers))
@@ -181,10 +181,10 @@ class ModelResolver:
                 continue
             done.add(id(definition))
             found.extend(self._constructors(definition))
-            work.extend(self.definitions[name] for name in self._referred_names(definition) if name in self.definitions)
+            work.extend(self.definitions[name] for name in self.referred_names(definition) if name in self.definitions)
         return found
 
-    def _referred_names(self, definition: cst.CSTNode) -> set[str]:
+    def referred_names(self, definition: cst.CSTNode) -> set[str]:
         """The names a definition reads anywhere in it, nested functions and lambdas included: every `Name` but an
         attribute's (`layers.Dense`'s `Dense`) or a keyword's (`axis=`). From the node index, once per definition."""
         found = self._referred.get(id(definition))

@@ -11,7 +11,9 @@ that gets weights from elsewhere:
   block functions build; one that calls a function it is given (keras.applications' `ResNet(stack_fn, ...)`)
   covers every block function of its module, since what it is given may come from any of them;
 - a layer constructed with `weights=` (Keras 2's initial weights: a translated checkpoint, layer by layer) covers
-  the model that layer is part of.
+  the model that layer is part of;
+- a model class of keras_hub, keras_cv or keras_nlp (a `Backbone`): `from_preset` loads a published checkpoint into
+  its layers, from wherever the class is defined.
 
 Not a source: weights the module's own `fit` of that model trained before the call (the best epoch reloaded from
 a `ModelCheckpoint`), nor a copy of another model's live weights (`target.set_weights(model.get_weights())`).
@@ -206,7 +208,6 @@ class WeightSources:
 
     def _is_functional(self, value: cst.BaseExpression) -> bool:
         return isinstance(value, cst.Call) and self.ctx.imports.keras_name(value.func) in FUNCTIONAL
-
 
     def _reloads_own_training(self, call: cst.Call) -> bool:
         """`model.fit(..., callbacks=[ModelCheckpoint(path)])`, then `model.load_weights(path)` (or `model =
