@@ -8,10 +8,12 @@ from typing import Iterator
 import libcst as cst
 
 from bnfix.analysis import keras_version
+from bnfix.analysis.bindings import bindings
 from bnfix.analysis.chains import Chain, Step, find_chains
 from bnfix.analysis.calls import keyword_arg, positional_args
 from bnfix.fixes.call_edits import set_keyword
 from bnfix.analysis.layers import ACTIVATION_POSITION, LINEAR, StepKind
+from bnfix.analysis.names import dotted_name
 from bnfix.analysis.context import ModuleContext
 from bnfix.fixes.fix import Fix
 from bnfix.fixes.safety import FixSafety
@@ -20,6 +22,11 @@ from bnfix.rules.pretrained import guard_pretrained
 from bnfix.settings import PlacementPolicy
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
+# A convolution, then BN over an axis chosen by Keras's configured data format (`{conv}`: more arguments).
+_BY_FORMAT = (
+    "from tensorflow.keras import backend as K\nbn_axis = {axis}\n"
+    "x = layers.Conv2D(16, 3{conv})(x)\nx = layers.BatchNormalization(axis=bn_axis)(x)\nx = layers.ReLU()(x)\n"
+)
 _LOADED = "m = keras.Sequential([layers.Dense(8), {order}])\nm.load_weights('pretrained.weights.h5')\n"
 
 # AlphaDropout is built to keep its input's mean and variance (for SELU networks): no variance shift.
@@ -163,7 +170,8 @@ class RedundantBias(Rule):
 
     Left alone: layers with a fused non-linear activation (the bias acts before the non-linearity), BN with
     `center=False` (then the layer's bias is the only shift the author kept), BN over another axis than the
-    layer's channels, EinsumDense (no bias by default), and under the placement policy `post` a BN followed by
+    layer's channels (an axis chosen by data format, `bn_axis = 3 if backend.image_data_format() ==
+    "channels_last" else 1` as keras.applications writes it, is the channel axis under either), EinsumDense (no bias by default), and under the placement policy `post` a BN followed by
     an activation (BNF101 moves that BN after the activation, where the bias is no longer cancelled).
 
     ## Why is this bad?
@@ -203,6 +211,12 @@ class RedundantBias(Rule):
         Valid(_IMPORTS + "m = keras.Sequential([layers.Conv1D(8, 3), layers.BatchNormalization(axis=1)])\n"),  # not axis 2
         # Under `post`, BNF101 moves this BN after the ReLU.
         Valid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.ReLU()])\n"),
+        # An axis chosen by data format that is not the channel axis under one of them, or a layer that fixes its own.
+        Valid(_IMPORTS + _BY_FORMAT.format(axis="2 if K.image_data_format() == 'channels_last' else 3", conv=""), options={"policy": "pre"}),
+        Valid(
+            _IMPORTS + _BY_FORMAT.format(axis="3 if K.image_data_format() == 'channels_last' else 1", conv=", data_format='channels_first'"),
+            options={"policy": "pre"},
+        ),
     ]
     INVALID = [
         Invalid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])\n"),
@@ -215,6 +229,16 @@ class RedundantBias(Rule):
             _IMPORTS + "x = layers.Conv2D(16, 3)(x)\nx = layers.BatchNormalization()(x)\nx = layers.ReLU()(x)\n",
             _IMPORTS + "x = layers.Conv2D(16, 3, use_bias=False)(x)\nx = layers.BatchNormalization()(x)\nx = layers.ReLU()(x)\n",
             options={"unsafe_fixes": True, "policy": "pre"},
+        ),
+        # keras.applications' idiom: the channel axis whichever data format Keras is configured with.
+        Invalid(
+            _IMPORTS + _BY_FORMAT.format(axis="3 if K.image_data_format() == 'channels_last' else 1", conv=""),
+            _IMPORTS + _BY_FORMAT.format(axis="3 if K.image_data_format() == 'channels_last' else 1", conv=", use_bias=False"),
+            options={"unsafe_fixes": True, "policy": "pre"},
+        ),
+        Invalid(
+            _IMPORTS + _BY_FORMAT.format(axis="1 if K.image_data_format() == 'channels_first' else -1", conv=""),
+            options={"policy": "pre"},
         ),
         # Axis 3 of a Conv2D's 4-D output is its channel axis, -1 (pierluigiferrari/ssd_keras writes it so).
         Invalid(
@@ -233,7 +257,7 @@ class RedundantBias(Rule):
                     continue
                 if layer.constructor is None or bn.constructor is None:
                     continue
-                if not _has_cancelled_bias(layer, bn.constructor, _known_rank(ctx, layer)):
+                if not _has_cancelled_bias(ctx, layer, bn.constructor, _known_rank(ctx, layer)):
                     continue
                 if ctx.settings.policy is PlacementPolicy.POST and i + 2 < len(steps) and steps[i + 2].info.movable_activation:
                     continue
@@ -254,7 +278,7 @@ class RedundantBias(Rule):
         return Violation(layer.node, message, fix)
 
 
-def _has_cancelled_bias(layer: Step, bn: cst.Call, rank: int | None) -> bool:
+def _has_cancelled_bias(ctx: ModuleContext, layer: Step, bn: cst.Call, rank: int | None) -> bool:
     """The layer adds one bias per channel, nothing non-linear follows it, and BN centres those channels."""
     constructor = layer.constructor
     assert constructor is not None
@@ -267,10 +291,10 @@ def _has_cancelled_bias(layer: Step, bn: cst.Call, rank: int | None) -> bool:
         return False
     if not _is_true_or_absent(constructor, "use_bias") or not _is_true_or_absent(bn, "center"):
         return False
-    return _same_channel_axis(constructor, bn, rank)
+    return _same_channel_axis(ctx, constructor, bn, rank)
 
 
-def _same_channel_axis(layer: cst.Call, bn: cst.Call, rank: int | None) -> bool:
+def _same_channel_axis(ctx: ModuleContext, layer: cst.Call, bn: cst.Call, rank: int | None) -> bool:
     """BN normalises the layer's channel axis: -1 (channels_last) or 1 (channels_first), or the same axis counted
     the other way when the layer's output rank is known (`axis=3` after a Conv2D)."""
     data_format = keyword_arg(layer, "data_format")
@@ -278,11 +302,38 @@ def _same_channel_axis(layer: cst.Call, bn: cst.Call, rank: int | None) -> bool:
         return False  # given by a variable: the channel axis is unknown
     channels_first = data_format is not None and data_format.value.evaluated_value == "channels_first"  # type: ignore[union-attr]
     axis = _argument(bn, "axis", 0)
+    if data_format is None and isinstance(axis, cst.Name):
+        return _channel_axis_of_either_format(ctx, axis, rank)
     axis_value = -1 if axis is None else _literal(axis)
     if axis_value is None:
         return False
     channel_axis = 1 if channels_first else -1
     return _normalised_axis(axis_value, rank) == _normalised_axis(channel_axis, rank)
+
+
+def _channel_axis_of_either_format(ctx: ModuleContext, axis: cst.Name, rank: int | None) -> bool:
+    """`bn_axis = 3 if backend.image_data_format() == "channels_last" else 1` (keras.applications and the zoos
+    that copy it; `K.image_data_format()`, "channels_first" tested the other way): the channel axis under either
+    data format Keras is configured with, which a layer given no `data_format` follows too."""
+    binding = bindings(ctx).before(axis.value, axis)
+    choice = binding.value if binding is not None and binding.index is None else None
+    if not isinstance(choice, cst.IfExp) or not isinstance(choice.test, cst.Comparison):
+        return False
+    test = choice.test
+    if len(test.comparisons) != 1 or not isinstance(test.comparisons[0].operator, cst.Equal):
+        return False
+    left, right = test.left, test.comparisons[0].comparator
+    asks_format = isinstance(left, cst.Call) and (dotted_name(left.func) or "").rsplit(".", 1)[-1] == "image_data_format"
+    if not asks_format or not isinstance(right, cst.SimpleString) or right.evaluated_value not in _FORMATS:
+        return False
+    when_true, when_false = _literal(choice.body), _literal(choice.orelse)
+    last, first = (when_true, when_false) if right.evaluated_value == "channels_last" else (when_false, when_true)
+    if last is None or first is None:
+        return False
+    return _normalised_axis(last, rank) == _normalised_axis(-1, rank) and first == 1
+
+
+_FORMATS = ("channels_last", "channels_first")
 
 
 def _normalised_axis(axis: float, rank: int | None) -> float:
