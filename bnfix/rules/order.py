@@ -22,6 +22,7 @@ from bnfix.rules.pretrained import guard_pretrained
 from bnfix.settings import PlacementPolicy
 
 _IMPORTS = "from tensorflow import keras\nfrom tensorflow.keras import layers\n"
+_FORMAT_BRANCHES = "if K.image_data_format() == 'channels_last':\n    bn_axis = 3\n"
 # A convolution, then BN over an axis chosen by Keras's configured data format (`{conv}`: more arguments).
 _BY_FORMAT = (
     "from tensorflow.keras import backend as K\nbn_axis = {axis}\n"
@@ -217,6 +218,8 @@ class RedundantBias(Rule):
             _IMPORTS + _BY_FORMAT.format(axis="3 if K.image_data_format() == 'channels_last' else 1", conv=", data_format='channels_first'"),
             options={"policy": "pre"},
         ),
+        # Set only when channels_last: under channels_first the axis is whatever it was before.
+        Valid(_IMPORTS + _BY_FORMAT.format(axis="None", conv="").replace("bn_axis = None\n", _FORMAT_BRANCHES), options={"policy": "pre"}),
     ]
     INVALID = [
         Invalid(_IMPORTS + "m = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])\n"),
@@ -238,6 +241,10 @@ class RedundantBias(Rule):
         ),
         Invalid(
             _IMPORTS + _BY_FORMAT.format(axis="1 if K.image_data_format() == 'channels_first' else -1", conv=""),
+            options={"policy": "pre"},
+        ),
+        Invalid(
+            _IMPORTS + _BY_FORMAT.format(axis="None", conv="").replace("bn_axis = None\n", _FORMAT_BRANCHES + "else:\n    bn_axis = 1\n"),
             options={"policy": "pre"},
         ),
         # Axis 3 of a Conv2D's 4-D output is its channel axis, -1 (pierluigiferrari/ssd_keras writes it so).
@@ -313,20 +320,53 @@ def _same_channel_axis(ctx: ModuleContext, layer: cst.Call, bn: cst.Call, rank: 
 
 def _channel_axis_of_either_format(ctx: ModuleContext, axis: cst.Name, rank: int | None) -> bool:
     """`bn_axis = 3 if backend.image_data_format() == "channels_last" else 1` (keras.applications and the zoos
-    that copy it; `K.image_data_format()`, "channels_first" tested the other way): the channel axis under either
-    data format Keras is configured with, which a layer given no `data_format` follows too."""
+    that copy it; `K.image_data_format()`, "channels_first" tested the other way; or the same as an `if` statement
+    with one assignment in each branch): the channel axis under either data format Keras is configured with,
+    which a layer given no `data_format` follows too."""
     binding = bindings(ctx).before(axis.value, axis)
-    choice = binding.value if binding is not None and binding.index is None else None
-    if not isinstance(choice, cst.IfExp) or not isinstance(choice.test, cst.Comparison):
-        return False
-    test = choice.test
-    if len(test.comparisons) != 1 or not isinstance(test.comparisons[0].operator, cst.Equal):
+    if binding is not None and binding.index is None and isinstance(binding.value, cst.IfExp):
+        choice = binding.value
+        return _by_format(choice.test, _literal(choice.body), _literal(choice.orelse), rank)
+    if binding is None:
+        branches = _assigned_in_both_branches(ctx, axis)
+        if branches is not None:
+            statement, when_true, when_false = branches
+            return _by_format(statement.test, _literal(when_true), _literal(when_false), rank)
+    return False
+
+
+def _assigned_in_both_branches(ctx: ModuleContext, name: cst.Name) -> tuple[cst.If, cst.BaseExpression, cst.BaseExpression] | None:
+    """`if test: name = a` / `else: name = b`, each branch that one statement, finished before `name` is read in
+    the same function: (the `if`, a, b)."""
+    index = ctx.node_index
+    scope = bindings(ctx).scope_of(name)
+    assigned: list[tuple[cst.CSTNode, cst.BaseExpression]] = []
+    for statement in index.statements:
+        small = statement.body[0] if len(statement.body) == 1 else None
+        if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+            if small.targets[0].target.value == name.value and bindings(ctx).scope_of(statement) is scope:
+                assigned.append((statement, small.value))
+    if len(assigned) != 2:
+        return None
+    (first, when_true), (second, when_false) = assigned
+    branch, other = index.parent(first), index.parent(second)  # the IndentedBlocks of `if` and `else`
+    statement = index.parent(branch) if branch is not None else None
+    orelse = index.parent(other) if other is not None else None
+    if not isinstance(statement, cst.If) or not isinstance(orelse, cst.Else) or statement.orelse is not orelse:
+        return None
+    if len(statement.body.body) != 1 or len(orelse.body.body) != 1 or not index.finished_before(statement, name):
+        return None
+    return statement, when_true, when_false
+
+
+def _by_format(test: cst.BaseExpression, when_true: float | None, when_false: float | None, rank: int | None) -> bool:
+    """`test` compares `image_data_format()` with one format, and the two values are the channel axis under each."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1 or not isinstance(test.comparisons[0].operator, cst.Equal):
         return False
     left, right = test.left, test.comparisons[0].comparator
     asks_format = isinstance(left, cst.Call) and (dotted_name(left.func) or "").rsplit(".", 1)[-1] == "image_data_format"
     if not asks_format or not isinstance(right, cst.SimpleString) or right.evaluated_value not in _FORMATS:
         return False
-    when_true, when_false = _literal(choice.body), _literal(choice.orelse)
     last, first = (when_true, when_false) if right.evaluated_value == "channels_last" else (when_false, when_true)
     if last is None or first is None:
         return False
