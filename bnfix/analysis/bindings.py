@@ -71,6 +71,21 @@ class Bindings:
             return None
         return last.binding if last.block in set(self.index.ancestors(node)) else None
 
+    def branch_values(self, name: str, node: cst.CSTNode) -> tuple[cst.If, cst.BaseExpression, cst.BaseExpression] | None:
+        """`if test: name = a` / `else: name = b`, each branch that one statement, the only bindings of `name` in the
+        scope of `node` before it: (the `if`, a, b). `before` gives None there, since neither value is certain."""
+        start = self.index.start(node)
+        events = [event for event in self._scope_events(self.scope_of(node)).get(name, []) if event.effective <= start]
+        if len(events) != 2 or any(event.binding is None or event.binding.index is not None for event in events):
+            return None
+        body, other = events[0].block, events[1].block
+        statement, orelse = self.index.parent(body), self.index.parent(other)  # type: ignore[arg-type]
+        if not isinstance(statement, cst.If) or not isinstance(orelse, cst.Else) or statement.orelse is not orelse:
+            return None
+        if len(statement.body.body) != 1 or len(orelse.body.body) != 1 or not self.index.finished_before(statement, node):
+            return None
+        return statement, events[0].binding.value, events[1].binding.value  # type: ignore[union-attr]
+
     def constant(self, name: cst.Name) -> cst.BaseExpression | None:
         """The literal a read of `name` certainly sees when the name is a simple constant: bound by exactly one plain
         `name = <literal>` in its scope (the function, else the module), never rebound by anything (a second

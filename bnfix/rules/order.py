@@ -328,35 +328,11 @@ def _channel_axis_of_either_format(ctx: ModuleContext, axis: cst.Name, rank: int
         choice = binding.value
         return _by_format(choice.test, _literal(choice.body), _literal(choice.orelse), rank)
     if binding is None:
-        branches = _assigned_in_both_branches(ctx, axis)
+        branches = bindings(ctx).branch_values(axis.value, axis)
         if branches is not None:
             statement, when_true, when_false = branches
             return _by_format(statement.test, _literal(when_true), _literal(when_false), rank)
     return False
-
-
-def _assigned_in_both_branches(ctx: ModuleContext, name: cst.Name) -> tuple[cst.If, cst.BaseExpression, cst.BaseExpression] | None:
-    """`if test: name = a` / `else: name = b`, each branch that one statement, finished before `name` is read in
-    the same function: (the `if`, a, b)."""
-    index = ctx.node_index
-    scope = bindings(ctx).scope_of(name)
-    assigned: list[tuple[cst.CSTNode, cst.BaseExpression]] = []
-    for statement in index.statements:
-        small = statement.body[0] if len(statement.body) == 1 else None
-        if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
-            if small.targets[0].target.value == name.value and bindings(ctx).scope_of(statement) is scope:
-                assigned.append((statement, small.value))
-    if len(assigned) != 2:
-        return None
-    (first, when_true), (second, when_false) = assigned
-    branch, other = index.parent(first), index.parent(second)  # the IndentedBlocks of `if` and `else`
-    statement = index.parent(branch) if branch is not None else None
-    orelse = index.parent(other) if other is not None else None
-    if not isinstance(statement, cst.If) or not isinstance(orelse, cst.Else) or statement.orelse is not orelse:
-        return None
-    if len(statement.body.body) != 1 or len(orelse.body.body) != 1 or not index.finished_before(statement, name):
-        return None
-    return statement, when_true, when_false
 
 
 def _by_format(test: cst.BaseExpression, when_true: float | None, when_false: float | None, rank: int | None) -> bool:
